@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every check and test: formatting, clippy for the server and the browser builds, unit and
+# integration tests (real servers on random ports with temporary databases), then the
+# Playwright suite in Debian's chromium against the built app.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+
+step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+start=$(date +%s)
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy (server)"
+cargo clippy --features ssr --all-targets -- -D warnings
+
+step "clippy (browser)"
+# target/front is where cargo-leptos builds the wasm, so this shares its dependencies.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/front" \
+  cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+step "unit and integration tests"
+cargo test --features ssr
+
+step "build the site (cargo leptos build)"
+cargo leptos build
+
+step "end-to-end tests (Playwright, chromium)"
+target_dir=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
+(cd end2end && CONFAB_E2E_BIN="$target_dir/debug/confab" npx playwright test)
+
+echo
+echo "all checks passed in $(( $(date +%s) - start )) s"

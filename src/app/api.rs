@@ -1,0 +1,128 @@
+//! The calls of the HTTP API: accounts (`/api/register`, `/api/login`, `/api/logout`,
+//! `/api/me`) and the support customer's `POST /api/support/start`.
+//!
+//! The session cookie is HttpOnly: the browser attaches it to these same-origin requests and
+//! to the socket; this code never sees it. Failures come back as the server's own message
+//! (from [`ApiErrorBody`]) ready to show in red. In the server build these calls are never made
+//! and only report that they are unavailable.
+
+#[cfg(feature = "hydrate")]
+use crate::protocol::ApiErrorBody;
+use crate::protocol::{Credentials, Me, SupportStart, SupportStarted};
+
+/// Shown when the server cannot be reached at all.
+pub const NETWORK_ERROR: &str = "Cannot reach the server. Check your connection and try again.";
+
+/// Who is signed in: `Ok(None)` when nobody is (401).
+pub async fn me() -> Result<Option<Me>, String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let resp = gloo_net::http::Request::get("/api/me")
+            .send()
+            .await
+            .map_err(|_| NETWORK_ERROR.to_owned())?;
+        match resp.status() {
+            200 => resp.json::<Me>().await.map(Some).map_err(|e| e.to_string()),
+            401 => Ok(None),
+            _ => Err(error_message(&resp).await),
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        Err(unavailable())
+    }
+}
+
+/// Signs in; the answer sets the session cookie.
+pub async fn login(credentials: &Credentials) -> Result<Me, String> {
+    post_credentials("/api/login", credentials).await
+}
+
+/// Creates an account and signs in.
+pub async fn register(credentials: &Credentials) -> Result<Me, String> {
+    post_credentials("/api/register", credentials).await
+}
+
+/// Signs out: the server revokes the session and closes its sockets.
+pub async fn logout() -> Result<(), String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let resp = gloo_net::http::Request::post("/api/logout")
+            .send()
+            .await
+            .map_err(|_| NETWORK_ERROR.to_owned())?;
+        // 401: the session was already gone, which is what signing out wants anyway.
+        if resp.ok() || resp.status() == 401 {
+            Ok(())
+        } else {
+            Err(error_message(&resp).await)
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        Err(unavailable())
+    }
+}
+
+/// Starts (or, with the customer's cookie, finds again) the support conversation of this
+/// browser; a `name` renames the customer. The answer sets the HttpOnly `confab_support` cookie.
+#[allow(unused_variables)]
+pub async fn support_start(name: Option<String>) -> Result<SupportStarted, String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let resp = gloo_net::http::Request::post("/api/support/start")
+            .json(&SupportStart { name })
+            .map_err(|e| e.to_string())?
+            .send()
+            .await
+            .map_err(|_| NETWORK_ERROR.to_owned())?;
+        if resp.ok() {
+            resp.json::<SupportStarted>()
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            Err(error_message(&resp).await)
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = SupportStart { name };
+        Err(unavailable())
+    }
+}
+
+#[allow(unused_variables)]
+async fn post_credentials(url: &str, credentials: &Credentials) -> Result<Me, String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let resp = gloo_net::http::Request::post(url)
+            .json(credentials)
+            .map_err(|e| e.to_string())?
+            .send()
+            .await
+            .map_err(|_| NETWORK_ERROR.to_owned())?;
+        if resp.ok() {
+            resp.json::<Me>().await.map_err(|e| e.to_string())
+        } else {
+            Err(error_message(&resp).await)
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        Err(unavailable())
+    }
+}
+
+/// The human message of a failed response, from its `{"error": {...}}` body when it has one.
+#[cfg(feature = "hydrate")]
+async fn error_message(resp: &gloo_net::http::Response) -> String {
+    match resp.json::<ApiErrorBody>().await {
+        Ok(body) => body.error.message,
+        Err(_) => format!("Unexpected answer from the server ({}).", resp.status()),
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn unavailable() -> String {
+    "only available in the browser".to_owned()
+}

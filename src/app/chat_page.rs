@@ -1,0 +1,156 @@
+//! `/`: the direct-message app. Checks the session (`GET /api/me`; 401 → `/login`), then starts
+//! the socket and lays out the conversation list and the open conversation side by side — or,
+//! narrower than 720 px, one at a time with a back button.
+//!
+//! Everything that needs the browser runs in effects, so the server renders the same
+//! "loading" placeholder the browser starts from and hydration matches.
+
+use super::chat::Chat;
+use super::conversation::ConversationView;
+use super::notice::NoticeKind;
+use super::sidebar::Sidebar;
+use super::{api, socket};
+use crate::protocol::Username;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+use std::time::Duration;
+
+#[component]
+pub fn ChatPage() -> impl IntoView {
+    let query = use_query_map();
+    let active = Memo::new(move |_| {
+        query
+            .with(|q| q.get("c"))
+            .and_then(|c| Username::parse(&c).ok())
+            .map(Username::into_string)
+    });
+    let chat = Chat::new(active);
+    provide_context(chat);
+    let boot_error = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+
+    let to_login = {
+        let navigate = navigate.clone();
+        move || {
+            navigate(
+                "/login",
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            )
+        }
+    };
+
+    // Browser only: who is signed in? Then connect. Network trouble: keep trying.
+    Effect::new(move |_| {
+        let to_login = to_login.clone();
+        leptos::task::spawn_local(async move {
+            let mut wait_ms = 1_000u64;
+            loop {
+                match api::me().await {
+                    Ok(Some(me)) => {
+                        boot_error.set(None);
+                        chat.connect(me, to_login);
+                        return;
+                    }
+                    Ok(None) => return to_login(),
+                    Err(message) => {
+                        boot_error.set(Some(message));
+                        gloo_sleep(wait_ms).await;
+                        wait_ms = (wait_ms * 2).min(15_000);
+                    }
+                }
+            }
+        });
+    });
+    on_cleanup(socket::stop);
+
+    // `read` is only sent while the page is visible.
+    Effect::new(move |_| {
+        let set_visible = move || {
+            let hidden = document().hidden();
+            chat.visible.set(!hidden);
+        };
+        set_visible();
+        let handle = window_event_listener_untyped("visibilitychange", move |_| set_visible());
+        on_cleanup(move || handle.remove());
+    });
+
+    let sign_out = Callback::new(move |_: ()| {
+        chat.disconnect();
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            match api::logout().await {
+                Ok(()) => navigate("/login", Default::default()),
+                Err(message) => chat.notify(
+                    NoticeKind::Error,
+                    format!("Sign-out failed: {message}"),
+                    None,
+                ),
+            }
+        });
+    });
+
+    let title = move || {
+        let unread = chat.model.with(|m| m.total_unread());
+        if unread > 0 {
+            format!("({unread}) Confab")
+        } else {
+            "Confab".to_owned()
+        }
+    };
+
+    view! {
+        <Title text=title/>
+        <Show
+            when=move || chat.me.with(Option::is_some)
+            fallback=move || {
+                view! {
+                    <div class="center-page" data-testid="splash">
+                        <div class="splash">
+                            <span class="brand-mark" aria-hidden="true">"C"</span>
+                            <p>{move || boot_error.get().unwrap_or_else(|| "Loading…".to_owned())}</p>
+                        </div>
+                    </div>
+                }
+            }
+        >
+            <div
+                class="app"
+                class:show-chat=move || active.with(Option::is_some)
+                data-testid="chat-app"
+            >
+                <Sidebar on_sign_out=sign_out/>
+                <section class="pane">
+                    {move || match active.get() {
+                        Some(peer) => view! { <ConversationView peer/> }.into_any(),
+                        None => view! { <EmptyPane/> }.into_any(),
+                    }}
+                </section>
+            </div>
+        </Show>
+    }
+}
+
+/// What the right-hand side shows with no conversation open.
+#[component]
+fn EmptyPane() -> impl IntoView {
+    view! {
+        <div class="empty-pane" data-testid="empty-pane">
+            <div class="empty-illustration" aria-hidden="true">"💬"</div>
+            <h2>"Your messages"</h2>
+            <p>"Pick a conversation, or start a new one by username."</p>
+        </div>
+    }
+}
+
+/// Waits `ms` milliseconds (browser only; returns at once on the server).
+pub(crate) async fn gloo_sleep(ms: u64) {
+    #[cfg(feature = "hydrate")]
+    gloo_timers::future::sleep(Duration::from_millis(ms)).await;
+    #[cfg(not(feature = "hydrate"))]
+    let _ = Duration::from_millis(ms);
+}

@@ -1,0 +1,124 @@
+//! Error codes shared by socket `error` frames and HTTP error bodies.
+
+use serde::{Deserialize, Serialize};
+
+/// A machine-readable error code. Socket errors use the first group (from the v1 contract);
+/// HTTP errors may use any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or JSON of the wrong shape.
+    BadFrame,
+    /// A frame whose `type` the server does not know.
+    UnknownType,
+    /// A message body that is empty after trimming.
+    EmptyBody,
+    /// A message body over the length limit.
+    TooLarge,
+    /// Sending to yourself.
+    SelfMessage,
+    /// Sending to a user that does not exist.
+    UnknownUser,
+    /// Too many frames too fast.
+    RateLimited,
+    /// Not allowed for this account or role.
+    Forbidden,
+    /// The conversation (or other object) does not exist.
+    NotFound,
+    /// Something broke on the server; nothing was accepted.
+    Internal,
+    // HTTP-only codes below.
+    /// The request body or a field in it is invalid.
+    InvalidInput,
+    /// The username is already registered.
+    UsernameTaken,
+    /// Wrong username or password (never says which).
+    InvalidCredentials,
+    /// No valid session.
+    Unauthorized,
+    /// The `Origin` header is not this site's.
+    BadOrigin,
+    /// The user already holds the maximum number of sockets.
+    TooManySockets,
+}
+
+impl ErrorCode {
+    /// The snake_case name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::EmptyBody => "empty_body",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::SelfMessage => "self_message",
+            ErrorCode::UnknownUser => "unknown_user",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Internal => "internal",
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::BadOrigin => "bad_origin",
+            ErrorCode::TooManySockets => "too_many_sockets",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The body of every failed HTTP response: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    pub error: ApiErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            error: ApiErrorDetail {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_code_serializes_as_its_wire_name() {
+        for code in [
+            ErrorCode::BadFrame,
+            ErrorCode::UnknownType,
+            ErrorCode::SelfMessage,
+            ErrorCode::TooManySockets,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            let back: ErrorCode = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, code);
+        }
+    }
+
+    #[test]
+    fn api_error_body_has_the_contract_shape() {
+        let body = ApiErrorBody::new(ErrorCode::UsernameTaken, "taken");
+        let v: serde_json::Value = serde_json::to_value(&body).unwrap();
+        assert_eq!(v["error"]["code"], "username_taken");
+        assert_eq!(v["error"]["message"], "taken");
+    }
+}

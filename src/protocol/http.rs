@@ -1,0 +1,87 @@
+//! JSON bodies of the HTTP API.
+
+use serde::{Deserialize, Serialize};
+
+/// Account roles. Agents and admins are created from the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Agent,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Agent => "agent",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "user" => Some(Role::User),
+            "agent" => Some(Role::Agent),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    /// Whether this role may use the agent console.
+    pub fn is_agent(self) -> bool {
+        matches!(self, Role::Agent | Role::Admin)
+    }
+}
+
+/// `POST /api/register` and `POST /api/login` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// Who is signed in: the answer of register, login and `GET /api/me`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub username: String,
+    pub role: Role,
+}
+
+/// `POST /api/support/start` body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportStart {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /api/support/start` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportStarted {
+    pub conversation_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn me_round_trips_with_snake_case_role() {
+        let me = Me {
+            username: "ann".into(),
+            role: Role::Agent,
+        };
+        let text = serde_json::to_string(&me).unwrap();
+        assert_eq!(text, r#"{"username":"ann","role":"agent"}"#);
+        assert_eq!(serde_json::from_str::<Me>(&text).unwrap(), me);
+    }
+
+    #[test]
+    fn role_parses_its_own_names() {
+        for role in [Role::User, Role::Agent, Role::Admin] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}

@@ -1,0 +1,28 @@
+//! The wire contract (v1), compiled into both the server and the browser client.
+//!
+//! Every type that crosses the network lives here: WebSocket frames in both directions, the JSON
+//! bodies of the HTTP API, limits and error codes. There is deliberately no `cfg` in this module:
+//! the server and the WASM client must agree byte for byte, so there is exactly one copy.
+//!
+//! # Layout
+//! - [`limits`]: numeric limits of the contract (body length, frame size, page size, …).
+//! - [`error`]: [`ErrorCode`] and the HTTP error body.
+//! - [`names`]: validated newtypes ([`Username`], [`MessageBody`], [`ClientMsgId`]), parsed once at
+//!   the boundary with `parse()`.
+//! - [`client`]: frames the client sends ([`ClientFrame`]), with [`ClientFrame::parse`] turning any
+//!   text into either a frame or a typed error.
+//! - [`server`]: frames the server sends ([`ServerFrame`]) and the records inside them.
+//! - [`http`]: request and response bodies of the account API.
+
+pub mod client;
+pub mod error;
+pub mod http;
+pub mod limits;
+pub mod names;
+pub mod server;
+
+pub use client::{ClientFrame, FrameError};
+pub use error::{ApiErrorBody, ErrorCode};
+pub use http::{Credentials, Me, Role, SupportStart, SupportStarted};
+pub use names::{ClientMsgId, MessageBody, Username};
+pub use server::{ConversationSummary, FromRole, Message, QueueEntry, ReceiptKind, ServerFrame};

@@ -1,0 +1,100 @@
+//! `GET /healthz`, `GET /readyz`, `GET /metrics` and the seed's echo socket `GET /ws/echo`.
+
+use crate::protocol::limits::{close, MAX_FRAME_BYTES};
+use crate::protocol::{ApiErrorBody, ErrorCode};
+use crate::server::state::AppState;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters exported at `/metrics` in the Prometheus text format.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub messages_accepted: AtomicU64,
+    pub frames_received: AtomicU64,
+    pub error_frames_sent: AtomicU64,
+    pub sockets_opened: AtomicU64,
+    pub rate_limited: AtomicU64,
+}
+
+impl Metrics {
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "store not reachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(ApiErrorBody::new(
+                    ErrorCode::Internal,
+                    "the store is not reachable",
+                )),
+            )
+                .into_response()
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let m = &state.metrics;
+    let counters = [
+        ("confab_messages_accepted_total", &m.messages_accepted),
+        ("confab_frames_received_total", &m.frames_received),
+        ("confab_error_frames_sent_total", &m.error_frames_sent),
+        ("confab_sockets_opened_total", &m.sockets_opened),
+        ("confab_rate_limited_total", &m.rate_limited),
+    ];
+    let mut text = String::new();
+    for (name, value) in counters {
+        text.push_str(&format!(
+            "# TYPE {name} counter\n{name} {}\n",
+            value.load(Ordering::Relaxed)
+        ));
+    }
+    text.push_str(&format!(
+        "# TYPE confab_open_sockets gauge\nconfab_open_sockets {}\n",
+        state.hub.total_sockets()
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Echoes each text frame back, as the seed's first example did.
+pub async fn echo(ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(MAX_FRAME_BYTES * 2)
+        .max_frame_size(MAX_FRAME_BYTES * 2)
+        .on_upgrade(echo_loop)
+}
+
+async fn echo_loop(mut socket: WebSocket) {
+    while let Some(Ok(message)) = socket.recv().await {
+        let reply = match message {
+            Message::Text(text) if text.len() > MAX_FRAME_BYTES => {
+                let _ = socket
+                    .send(Message::Close(Some(CloseFrame {
+                        code: close::TOO_BIG,
+                        reason: "frame too large".into(),
+                    })))
+                    .await;
+                return;
+            }
+            Message::Text(text) => Message::Text(text),
+            Message::Close(_) => return,
+            _ => continue,
+        };
+        if socket.send(reply).await.is_err() {
+            return;
+        }
+    }
+}

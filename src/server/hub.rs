@@ -1,0 +1,335 @@
+//! Who is connected: each user's live sockets, each with a bounded outbound queue.
+//!
+//! Pushing never blocks and never grows memory without bound: a socket whose queue is full is a
+//! slow consumer; it is told to close (code 1013) and dropped from the hub.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, Notify};
+
+/// One item for a socket to write.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// Any frame, already JSON.
+    Frame(Arc<str>),
+    /// A `message` frame, with what the socket needs to drop one it has already sent.
+    Message {
+        peer: Arc<str>,
+        seq: u64,
+        json: Arc<str>,
+    },
+}
+
+/// Why the server closes a socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReason {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+/// Lets other tasks ask a socket to close (logout, slow consumer, shutdown).
+#[derive(Debug, Default)]
+pub struct SocketControl {
+    reason: Mutex<Option<CloseReason>>,
+    notify: Notify,
+}
+
+impl SocketControl {
+    /// Asks the socket to close; the first reason wins.
+    pub fn close(&self, reason: CloseReason) {
+        let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+        drop(slot);
+        self.notify.notify_one();
+    }
+
+    /// Closing sockets stay registered until their task ends, but receive nothing more.
+    pub fn is_closing(&self) -> bool {
+        self.close_reason().is_some()
+    }
+
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Resolves once [`close`](Self::close) has been called.
+    pub async fn closed(&self) -> CloseReason {
+        loop {
+            if let Some(reason) = self.close_reason() {
+                return reason;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+struct SocketEntry {
+    id: u64,
+    session: Arc<str>,
+    tx: mpsc::Sender<Outbound>,
+    control: Arc<SocketControl>,
+}
+
+/// A registered socket's end of the hub.
+pub struct Registration {
+    pub id: u64,
+    pub rx: mpsc::Receiver<Outbound>,
+    pub control: Arc<SocketControl>,
+    /// This is the user's only socket: they just came online.
+    pub first: bool,
+}
+
+pub const SLOW_CONSUMER: CloseReason = CloseReason {
+    code: crate::protocol::limits::close::TRY_AGAIN_LATER,
+    reason: "slow consumer: too many unread frames",
+};
+
+pub struct Hub {
+    users: Mutex<HashMap<String, Vec<SocketEntry>>>,
+    /// Online support agents and whether they take automatic assignments.
+    agents: Mutex<HashMap<String, bool>>,
+    next_id: AtomicU64,
+    queue_capacity: usize,
+}
+
+/// The hub key of a support customer's sockets. Usernames cannot contain ':', so these never
+/// collide with a user.
+pub fn customer_key(conversation_id: &str) -> String {
+    format!("support:{conversation_id}")
+}
+
+impl Hub {
+    pub fn new(queue_capacity: usize) -> Self {
+        Self {
+            users: Mutex::new(HashMap::new()),
+            agents: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            queue_capacity: queue_capacity.max(1),
+        }
+    }
+
+    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<SocketEntry>>> {
+        // A panic while holding the lock cannot leave the map half-updated (every update is a
+        // single push/retain), so a poisoned lock is safe to keep using.
+        self.users.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a socket for `user`, unless they already hold `max` sockets.
+    pub fn register(&self, user: &str, session: Arc<str>, max: usize) -> Option<Registration> {
+        let (tx, rx) = mpsc::channel(self.queue_capacity);
+        let control = Arc::new(SocketControl::default());
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut users = self.users();
+        let sockets = users.entry(user.to_owned()).or_default();
+        if sockets.len() >= max {
+            return None;
+        }
+        let first = sockets.is_empty();
+        sockets.push(SocketEntry {
+            id,
+            session,
+            tx,
+            control: control.clone(),
+        });
+        Some(Registration {
+            id,
+            rx,
+            control,
+            first,
+        })
+    }
+
+    /// Removes a socket; true when it was the user's last (they went offline).
+    pub fn unregister(&self, user: &str, id: u64) -> bool {
+        let mut users = self.users();
+        let Some(sockets) = users.get_mut(user) else {
+            return false;
+        };
+        let before = sockets.len();
+        sockets.retain(|s| s.id != id);
+        let removed = sockets.len() < before;
+        if sockets.is_empty() {
+            users.remove(user);
+            drop(users);
+            self.agents().remove(user);
+            return removed;
+        }
+        false
+    }
+
+    fn agents(&self) -> std::sync::MutexGuard<'_, HashMap<String, bool>> {
+        self.agents.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks `agent` online (available by default, unless they said otherwise earlier in
+    /// this stay online).
+    pub fn agent_online(&self, agent: &str) {
+        self.agents().entry(agent.to_owned()).or_insert(true);
+    }
+
+    pub fn set_available(&self, agent: &str, available: bool) {
+        self.agents().insert(agent.to_owned(), available);
+    }
+
+    pub fn is_available(&self, agent: &str) -> bool {
+        self.agents().get(agent).copied().unwrap_or(false)
+    }
+
+    /// Agents with at least one socket.
+    pub fn agents_online(&self) -> usize {
+        self.agents().len()
+    }
+
+    /// Online agents who take automatic assignments.
+    pub fn available_agents(&self) -> Vec<String> {
+        let mut agents: Vec<String> = self
+            .agents()
+            .iter()
+            .filter(|(_, available)| **available)
+            .map(|(name, _)| name.clone())
+            .collect();
+        agents.sort();
+        agents
+    }
+
+    /// Queues `item` on every online agent's sockets; returns how many sockets took it.
+    pub fn send_to_agents(&self, item: &Outbound) -> usize {
+        let agents: Vec<String> = self.agents().keys().cloned().collect();
+        agents.iter().map(|a| self.send_to_user(a, item)).sum()
+    }
+
+    /// Live sockets of `user` (not counting ones that are closing).
+    pub fn socket_count(&self, user: &str) -> usize {
+        self.users().get(user).map_or(0, |sockets| {
+            sockets.iter().filter(|s| !s.control.is_closing()).count()
+        })
+    }
+
+    pub fn is_online(&self, user: &str) -> bool {
+        self.socket_count(user) > 0
+    }
+
+    /// Total sockets held, for metrics.
+    pub fn total_sockets(&self) -> usize {
+        self.users().values().map(Vec::len).sum()
+    }
+
+    /// Queues `item` on every socket of `user`; returns how many took it. A socket whose queue
+    /// is full is told to close; it stays registered (so its departure is announced like any
+    /// other) until its task ends, and gets nothing more.
+    pub fn send_to_user(&self, user: &str, item: &Outbound) -> usize {
+        let users = self.users();
+        let Some(sockets) = users.get(user) else {
+            return 0;
+        };
+        let mut taken = 0;
+        for socket in sockets.iter().filter(|s| !s.control.is_closing()) {
+            match socket.tx.try_send(item.clone()) {
+                Ok(()) => taken += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(user, socket = socket.id, "closing slow consumer");
+                    socket.control.close(SLOW_CONSUMER);
+                }
+                // The socket task has ended and is about to unregister itself.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        taken
+    }
+
+    /// Closes every socket opened with this session (logout).
+    pub fn close_session(&self, session: &str, reason: CloseReason) {
+        for sockets in self.users().values() {
+            for socket in sockets.iter().filter(|s| &*s.session == session) {
+                socket.control.close(reason.clone());
+            }
+        }
+    }
+
+    /// Closes every socket (shutdown).
+    pub fn close_all(&self, reason: CloseReason) {
+        for sockets in self.users().values() {
+            for socket in sockets {
+                socket.control.close(reason.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &str) -> Outbound {
+        Outbound::Frame(Arc::from(text))
+    }
+
+    #[test]
+    fn every_socket_of_a_user_gets_the_frame() {
+        let hub = Hub::new(8);
+        let mut a = hub.register("ann", Arc::from("s1"), 4).unwrap();
+        let mut b = hub.register("ann", Arc::from("s2"), 4).unwrap();
+        assert!(a.first && !b.first);
+        assert_eq!(hub.send_to_user("ann", &frame("x")), 2);
+        assert!(a.rx.try_recv().is_ok() && b.rx.try_recv().is_ok());
+        assert_eq!(hub.send_to_user("bob", &frame("x")), 0);
+    }
+
+    #[test]
+    fn register_refuses_past_the_cap() {
+        let hub = Hub::new(8);
+        let _a = hub.register("ann", Arc::from("s"), 1).unwrap();
+        assert!(hub.register("ann", Arc::from("s"), 1).is_none());
+    }
+
+    #[test]
+    fn slow_consumer_is_closed_and_dropped_when_its_queue_is_full() {
+        let hub = Hub::new(2);
+        let reg = hub.register("ann", Arc::from("s"), 4).unwrap();
+        assert_eq!(hub.send_to_user("ann", &frame("1")), 1);
+        assert_eq!(hub.send_to_user("ann", &frame("2")), 1);
+        assert_eq!(hub.send_to_user("ann", &frame("3")), 0);
+        assert_eq!(reg.control.close_reason(), Some(SLOW_CONSUMER));
+        assert!(!hub.is_online("ann"));
+        assert_eq!(
+            hub.send_to_user("ann", &frame("4")),
+            0,
+            "a closing socket gets nothing"
+        );
+        assert!(
+            hub.unregister("ann", reg.id),
+            "its departure is still announced"
+        );
+    }
+
+    #[test]
+    fn unregister_reports_the_last_socket() {
+        let hub = Hub::new(2);
+        let a = hub.register("ann", Arc::from("s"), 4).unwrap();
+        let b = hub.register("ann", Arc::from("s"), 4).unwrap();
+        assert!(!hub.unregister("ann", a.id));
+        assert!(hub.unregister("ann", b.id));
+    }
+
+    #[test]
+    fn close_session_closes_only_that_sessions_sockets() {
+        let hub = Hub::new(2);
+        let a = hub.register("ann", Arc::from("s1"), 4).unwrap();
+        let b = hub.register("ann", Arc::from("s2"), 4).unwrap();
+        hub.close_session(
+            "s1",
+            CloseReason {
+                code: 1008,
+                reason: "bye",
+            },
+        );
+        assert!(a.control.close_reason().is_some());
+        assert!(b.control.close_reason().is_none());
+    }
+}

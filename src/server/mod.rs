@@ -1,0 +1,30 @@
+//! Everything that only runs on the server (feature `ssr`).
+//!
+//! # Layout
+//! - [`config`]: flags and environment variables ([`config::Settings`]).
+//! - [`telemetry`]: `tracing` set-up.
+//! - [`startup`]: builds the router ([`startup::app`]) and runs the server ([`startup::RunningApp`]).
+//! - [`cli`]: the binary's commands (`serve`, `user add`).
+//! - [`error`]: the HTTP error type.
+//! - [`auth`]: accounts, passwords, sessions and the session extractor.
+//! - [`store`]: the storage interface and its SQLite implementation.
+//! - [`writer`]: the single writer task that group-commits batches and then fans out.
+//! - [`hub`]: who is connected: per-user sockets with bounded queues.
+//! - [`support`]: customer support: the customer's identity, socket and the fan-out and
+//!   automatic assignment after support writes.
+//! - [`ws`]: WebSocket endpoints and the per-socket loop, one file per command.
+//! - [`diagnostics`]: health, readiness, metrics and the echo socket.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod diagnostics;
+pub mod error;
+pub mod hub;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod support;
+pub mod telemetry;
+pub mod writer;
+pub mod ws;

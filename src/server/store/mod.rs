@@ -1,0 +1,247 @@
+//! Storage: a small interface ([`Store`]) that handlers and the writer use, and its
+//! implementations. Nothing outside this module knows SQL.
+//!
+//! Writes that must be ordered (messages, delivery and read watermarks) go through
+//! [`Store::apply_batch`], called only by the single writer task, which commits many of them in
+//! one transaction (group commit). Reads may run concurrently from any task.
+
+mod sqlite;
+mod sqlite_support;
+pub mod support;
+
+pub use sqlite::SqliteStore;
+pub use support::{
+    SupportChange, SupportConversation, SupportMessage, SupportStatus, SupportStore,
+};
+
+use crate::protocol::{FromRole, Message, Role};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists")]
+    Conflict,
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub username: String,
+    pub role: Role,
+    /// Unix milliseconds.
+    pub expires_at_ms: i64,
+    pub revoked: bool,
+}
+
+/// A message as stored: one row, seen from no side in particular.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub id: String,
+    pub seq: u64,
+    pub sender: String,
+    pub recipient: String,
+    pub body: String,
+    pub client_msg_id: String,
+    pub sent_at: String,
+}
+
+impl StoredMessage {
+    /// The wire form, seen by `viewer` (which sets `peer`).
+    pub fn to_wire(&self, viewer: &str) -> Message {
+        let peer = if self.sender == viewer {
+            &self.recipient
+        } else {
+            &self.sender
+        };
+        Message {
+            id: self.id.clone(),
+            peer: Some(peer.clone()),
+            conversation_id: None,
+            from: self.sender.clone(),
+            to: self.recipient.clone(),
+            seq: self.seq,
+            body: self.body.clone(),
+            sent_at: self.sent_at.clone(),
+            client_msg_id: self.client_msg_id.clone(),
+            from_role: None,
+        }
+    }
+}
+
+/// A conversation from one user's point of view.
+#[derive(Debug, Clone)]
+pub struct ConversationRow {
+    pub peer: String,
+    pub last_seq: u64,
+    pub unread: u64,
+    pub peer_delivered_seq: u64,
+    pub peer_read_seq: u64,
+    pub last_message: Option<StoredMessage>,
+}
+
+/// A write that the writer task commits in a batch.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Store a message; assigns the next seq of the pair's conversation. Idempotent on
+    /// (sender, client_msg_id).
+    Append {
+        sender: String,
+        recipient: String,
+        body: String,
+        client_msg_id: String,
+        sent_at: String,
+        id: String,
+    },
+    /// `reader` has received `peer`'s messages up to `up_to_seq`.
+    MarkDelivered {
+        reader: String,
+        peer: String,
+        up_to_seq: u64,
+    },
+    /// `reader` has read `peer`'s messages up to `up_to_seq` (implies delivered).
+    MarkRead {
+        reader: String,
+        peer: String,
+        up_to_seq: u64,
+    },
+    /// Store a support message; assigns the conversation's next seq. A customer message
+    /// reopens a resolved conversation; an agent message claims an unassigned one and is
+    /// refused in one another agent holds. Idempotent on (conversation, role, author,
+    /// client_msg_id), checked before anything else.
+    SupportAppend {
+        conversation_id: String,
+        from_role: FromRole,
+        author: String,
+        /// An agent may write into a conversation assigned to someone else (admins).
+        take_over: bool,
+        body: String,
+        client_msg_id: String,
+        sent_at: String,
+        id: String,
+    },
+    SupportChange {
+        conversation_id: String,
+        change: SupportChange,
+    },
+    /// One side of a support conversation has read up to `up_to_seq`.
+    SupportRead {
+        conversation_id: String,
+        by: FromRole,
+        up_to_seq: u64,
+    },
+}
+
+/// What one [`WriteOp`] did.
+#[derive(Debug, Clone)]
+pub enum WriteOutcome {
+    Appended {
+        message: StoredMessage,
+        /// The same sender already sent this `client_msg_id`; `message` is the original.
+        duplicate: bool,
+        /// The recipient's delivered watermark in this conversation after the write.
+        recipient_delivered_seq: u64,
+    },
+    /// The watermark moved to this seq (`None`: it was already there or beyond).
+    Marked { advanced_to: Option<u64> },
+    SupportAppended {
+        message: SupportMessage,
+        duplicate: bool,
+        /// The conversation after the write.
+        conversation: SupportConversation,
+        /// The write changed its status or assignee.
+        status_changed: bool,
+    },
+    /// An agent wrote into a conversation another agent holds.
+    SupportRefused { assignee: String },
+    SupportChanged {
+        /// `None`: no such conversation.
+        conversation: Option<SupportConversation>,
+        changed: bool,
+    },
+}
+
+#[async_trait]
+pub trait Store: SupportStore + Send + Sync + 'static {
+    /// Cheap round trip, for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Flushes and closes connections.
+    async fn close(&self);
+
+    async fn create_user(&self, username: &str, password_hash: &str, role: Role)
+        -> StoreResult<()>;
+    async fn find_user(&self, username: &str) -> StoreResult<Option<UserRecord>>;
+    async fn user_exists(&self, username: &str) -> StoreResult<bool>;
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        username: &str,
+        expires_at_ms: i64,
+    ) -> StoreResult<()>;
+    async fn find_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    async fn revoke_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    /// Applies the ops in order in one transaction; one outcome per op. If the transaction
+    /// fails, nothing of it is applied.
+    async fn apply_batch(&self, ops: &[WriteOp]) -> StoreResult<Vec<WriteOutcome>>;
+
+    /// The user's conversations, most recently active first.
+    async fn conversations(&self, user: &str) -> StoreResult<Vec<ConversationRow>>;
+    /// Users who share a conversation with `user`.
+    async fn peers_of(&self, user: &str) -> StoreResult<Vec<String>>;
+    /// Messages to `user` not yet delivered, in seq order per conversation, at most `limit`.
+    async fn pending_for(&self, user: &str, limit: u32) -> StoreResult<Vec<StoredMessage>>;
+    /// Messages of the conversation of `user` and `peer` with seq > `after_seq`, oldest first.
+    async fn messages_after(
+        &self,
+        user: &str,
+        peer: &str,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredMessage>>;
+    /// The page of at most `limit` messages with seq < `before_seq` (newest page if `None`),
+    /// oldest first, and whether older messages exist.
+    async fn messages_before(
+        &self,
+        user: &str,
+        peer: &str,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<(Vec<StoredMessage>, bool)>;
+}
+
+/// Opens the store a database URL names.
+pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
+    if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(database_url).await?))
+    } else {
+        Err(StoreError::Other(format!(
+            "unsupported DATABASE_URL scheme in {:?}: only sqlite:// is built in so far",
+            database_url.split(':').next().unwrap_or_default()
+        )))
+    }
+}
+
+/// The two members of a conversation in a fixed order, so a pair has one key.
+pub fn ordered_pair<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}

@@ -1,0 +1,463 @@
+//! The embedded default store: SQLite in WAL mode with `synchronous=FULL`, so a committed
+//! transaction survives power loss. Throughput comes from the writer committing batches.
+
+use super::{
+    ordered_pair, ConversationRow, SessionRecord, Store, StoreError, StoreResult, StoredMessage,
+    UserRecord, WriteOp, WriteOutcome,
+};
+use crate::protocol::Role;
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::RwLock;
+use std::time::Duration;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// Users are never deleted, so a name once seen stays valid: sends skip the lookup.
+    known_users: RwLock<HashSet<String>>,
+}
+
+const MESSAGE_COLUMNS: &str =
+    "m.seq, m.id, m.sender, m.recipient, m.body, m.client_msg_id, m.sent_at";
+
+fn message_from_row(row: &SqliteRow) -> StoredMessage {
+    StoredMessage {
+        seq: row.get::<i64, _>("seq") as u64,
+        id: row.get("id"),
+        sender: row.get("sender"),
+        recipient: row.get("recipient"),
+        body: row.get("body"),
+        client_msg_id: row.get("client_msg_id"),
+        sent_at: row.get("sent_at"),
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub(super) fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl SqliteStore {
+    /// Opens (creating file and folder if needed) and migrates the database.
+    pub async fn connect(database_url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(database_url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        if let Some(parent) = options.get_filename().parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Other(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Self {
+            pool,
+            known_users: RwLock::new(HashSet::new()),
+        })
+    }
+
+    pub(super) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn conversation_id(&self, a: &str, b: &str) -> StoreResult<Option<i64>> {
+        let (lo, hi) = ordered_pair(a, b);
+        Ok(
+            sqlx::query_scalar("SELECT id FROM conversations WHERE user_lo = ? AND user_hi = ?")
+                .bind(lo)
+                .bind(hi)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}
+
+/// One op inside the batch transaction.
+async fn apply_one(conn: &mut SqliteConnection, op: &WriteOp) -> StoreResult<WriteOutcome> {
+    match op {
+        WriteOp::Append {
+            sender,
+            recipient,
+            body,
+            client_msg_id,
+            sent_at,
+            id,
+        } => {
+            let existing = sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS}, mem.delivered_seq FROM messages m \
+                 JOIN members mem ON mem.conversation_id = m.conversation_id \
+                 AND mem.username = m.recipient \
+                 WHERE m.sender = ? AND m.client_msg_id = ?"
+            ))
+            .bind(sender)
+            .bind(client_msg_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(row) = existing {
+                return Ok(WriteOutcome::Appended {
+                    message: message_from_row(&row),
+                    duplicate: true,
+                    recipient_delivered_seq: row.get::<i64, _>("delivered_seq") as u64,
+                });
+            }
+            let (lo, hi) = ordered_pair(sender, recipient);
+            // One statement creates the conversation or takes its next seq.
+            let row = sqlx::query(
+                "INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at) \
+                 VALUES (?, ?, 1, ?) \
+                 ON CONFLICT (user_lo, user_hi) DO UPDATE \
+                 SET last_seq = last_seq + 1, updated_at = excluded.updated_at \
+                 RETURNING id, last_seq",
+            )
+            .bind(lo)
+            .bind(hi)
+            .bind(sent_at)
+            .fetch_one(&mut *conn)
+            .await?;
+            let conversation_id: i64 = row.get("id");
+            let seq: i64 = row.get("last_seq");
+            if seq == 1 {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO members (conversation_id, username) VALUES (?, ?), (?, ?)",
+                )
+                .bind(conversation_id)
+                .bind(lo)
+                .bind(conversation_id)
+                .bind(hi)
+                .execute(&mut *conn)
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO messages \
+                 (conversation_id, seq, id, sender, recipient, body, client_msg_id, sent_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(conversation_id)
+            .bind(seq)
+            .bind(id)
+            .bind(sender)
+            .bind(recipient)
+            .bind(body)
+            .bind(client_msg_id)
+            .bind(sent_at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(WriteOutcome::Appended {
+                message: StoredMessage {
+                    id: id.clone(),
+                    seq: seq as u64,
+                    sender: sender.clone(),
+                    recipient: recipient.clone(),
+                    body: body.clone(),
+                    client_msg_id: client_msg_id.clone(),
+                    sent_at: sent_at.clone(),
+                },
+                duplicate: false,
+                recipient_delivered_seq: 0,
+            })
+        }
+        WriteOp::MarkDelivered {
+            reader,
+            peer,
+            up_to_seq,
+        } => mark(conn, reader, peer, *up_to_seq, false).await,
+        WriteOp::MarkRead {
+            reader,
+            peer,
+            up_to_seq,
+        } => mark(conn, reader, peer, *up_to_seq, true).await,
+        WriteOp::SupportAppend { .. }
+        | WriteOp::SupportChange { .. }
+        | WriteOp::SupportRead { .. } => super::sqlite_support::apply(conn, op).await,
+    }
+}
+
+/// Moves `reader`'s delivered (and, for reads, read) watermark forward, never backward and
+/// never past the conversation's last seq.
+async fn mark(
+    conn: &mut SqliteConnection,
+    reader: &str,
+    peer: &str,
+    up_to_seq: u64,
+    read: bool,
+) -> StoreResult<WriteOutcome> {
+    let (lo, hi) = ordered_pair(reader, peer);
+    let Some(row) =
+        sqlx::query("SELECT id, last_seq FROM conversations WHERE user_lo = ? AND user_hi = ?")
+            .bind(lo)
+            .bind(hi)
+            .fetch_optional(&mut *conn)
+            .await?
+    else {
+        return Ok(WriteOutcome::Marked { advanced_to: None });
+    };
+    let conversation_id: i64 = row.get("id");
+    let target = up_to_seq
+        .min(i64::MAX as u64)
+        .min(row.get::<i64, _>("last_seq") as u64) as i64;
+    let sql = if read {
+        "UPDATE members SET read_seq = ?1, delivered_seq = MAX(delivered_seq, ?1) \
+         WHERE conversation_id = ?2 AND username = ?3 AND read_seq < ?1"
+    } else {
+        "UPDATE members SET delivered_seq = ?1 \
+         WHERE conversation_id = ?2 AND username = ?3 AND delivered_seq < ?1"
+    };
+    let done = sqlx::query(sql)
+        .bind(target)
+        .bind(conversation_id)
+        .bind(reader)
+        .execute(&mut *conn)
+        .await?;
+    Ok(WriteOutcome::Marked {
+        advanced_to: (done.rows_affected() > 0).then_some(target as u64),
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> StoreResult<()> {
+        let result = sqlx::query(
+            "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(now_rfc3339())
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn find_user(&self, username: &str) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query("SELECT username, password_hash, role FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| UserRecord {
+            username: row.get("username"),
+            password_hash: row.get("password_hash"),
+            role: Role::parse(row.get::<&str, _>("role")).unwrap_or(Role::User),
+        }))
+    }
+
+    async fn user_exists(&self, username: &str) -> StoreResult<bool> {
+        if self
+            .known_users
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(username)
+        {
+            return Ok(true);
+        }
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        if found.is_some() {
+            self.known_users
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(username.to_owned());
+        }
+        Ok(found.is_some())
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        username: &str,
+        expires_at_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, username, created_at_ms, expires_at_ms) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(username)
+        .bind(now_ms())
+        .bind(expires_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query(
+            "SELECT s.username, s.expires_at_ms, s.revoked_at_ms, u.role FROM sessions s \
+             JOIN users u ON u.username = s.username WHERE s.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| SessionRecord {
+            username: row.get("username"),
+            role: Role::parse(row.get::<&str, _>("role")).unwrap_or(Role::User),
+            expires_at_ms: row.get("expires_at_ms"),
+            revoked: row.get::<Option<i64>, _>("revoked_at_ms").is_some(),
+        }))
+    }
+
+    async fn revoke_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE sessions SET revoked_at_ms = ? WHERE token_hash = ? AND revoked_at_ms IS NULL",
+        )
+        .bind(now_ms())
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn apply_batch(&self, ops: &[WriteOp]) -> StoreResult<Vec<WriteOutcome>> {
+        let mut conn = self.pool.acquire().await?;
+        // IMMEDIATE takes the write lock up front, so the read-then-write inside cannot fail
+        // with a stale snapshot when an account write commits in between.
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for op in ops {
+            outcomes.push(apply_one(&mut tx, op).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn conversations(&self, user: &str) -> StoreResult<Vec<ConversationRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT p.username AS peer, c.last_seq, p.delivered_seq AS peer_delivered, \
+             p.read_seq AS peer_read, \
+             (SELECT COUNT(*) FROM messages u WHERE u.conversation_id = c.id \
+              AND u.seq > me.read_seq AND u.recipient = ?1) AS unread, \
+             {MESSAGE_COLUMNS} \
+             FROM members me \
+             JOIN conversations c ON c.id = me.conversation_id \
+             JOIN members p ON p.conversation_id = c.id AND p.username <> ?1 \
+             JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq \
+             WHERE me.username = ?1 ORDER BY c.updated_at DESC, c.id DESC"
+        ))
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| ConversationRow {
+                peer: row.get("peer"),
+                last_seq: row.get::<i64, _>("last_seq") as u64,
+                unread: row.get::<i64, _>("unread") as u64,
+                peer_delivered_seq: row.get::<i64, _>("peer_delivered") as u64,
+                peer_read_seq: row.get::<i64, _>("peer_read") as u64,
+                last_message: Some(message_from_row(row)),
+            })
+            .collect())
+    }
+
+    async fn peers_of(&self, user: &str) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT p.username FROM members me JOIN members p \
+             ON p.conversation_id = me.conversation_id AND p.username <> ?1 \
+             WHERE me.username = ?1",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn pending_for(&self, user: &str, limit: u32) -> StoreResult<Vec<StoredMessage>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM members me JOIN messages m \
+             ON m.conversation_id = me.conversation_id AND m.seq > me.delivered_seq \
+             WHERE me.username = ?1 AND m.recipient = ?1 \
+             ORDER BY m.conversation_id, m.seq LIMIT ?2"
+        ))
+        .bind(user)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(message_from_row).collect())
+    }
+
+    async fn messages_after(
+        &self,
+        user: &str,
+        peer: &str,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredMessage>> {
+        let Some(conversation_id) = self.conversation_id(user, peer).await? else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m \
+             WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"
+        ))
+        .bind(conversation_id)
+        .bind(after_seq.min(i64::MAX as u64) as i64)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(message_from_row).collect())
+    }
+
+    async fn messages_before(
+        &self,
+        user: &str,
+        peer: &str,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<(Vec<StoredMessage>, bool)> {
+        let Some(conversation_id) = self.conversation_id(user, peer).await? else {
+            return Ok((Vec::new(), false));
+        };
+        let before = before_seq.map_or(i64::MAX, |s| s.min(i64::MAX as u64) as i64);
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m \
+             WHERE m.conversation_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?"
+        ))
+        .bind(conversation_id)
+        .bind(before)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let has_more = rows.len() > limit as usize;
+        let mut page: Vec<StoredMessage> = rows
+            .iter()
+            .take(limit as usize)
+            .map(message_from_row)
+            .collect();
+        page.reverse();
+        Ok((page, has_more))
+    }
+}

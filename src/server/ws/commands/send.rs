@@ -1,0 +1,68 @@
+//! `send {to, body, client_msg_id}`: store durably, then deliver; answer `accepted`.
+
+use super::{resolve_peer, Reply};
+use crate::protocol::{ClientMsgId, ErrorCode, MessageBody, ServerFrame};
+use crate::server::auth::CurrentUser;
+use crate::server::diagnostics::Metrics;
+use crate::server::store::WriteOp;
+use crate::server::writer::Written;
+use crate::server::ws::connection::Connection;
+
+pub async fn run(
+    conn: &mut Connection,
+    user: &CurrentUser,
+    to: Option<String>,
+    body: String,
+    client_msg_id: String,
+) -> Reply {
+    let client_msg_id = match ClientMsgId::parse(&client_msg_id) {
+        Ok(id) => id,
+        Err(e) => return Reply::error(e.code, e.message),
+    };
+    let id_for_errors = Some(client_msg_id.as_str().to_owned());
+    let to = match resolve_peer(conn, user, to, "to", Some(client_msg_id.as_str())).await {
+        Ok(name) => name,
+        Err(frame) => return Reply::frame(frame),
+    };
+    let body = match MessageBody::parse(&body) {
+        Ok(body) => body,
+        Err(e) => return Reply::frame(ServerFrame::error(e.code, e.message, id_for_errors)),
+    };
+    let op = WriteOp::Append {
+        sender: user.username.clone(),
+        recipient: to.as_str().to_owned(),
+        body: body.into_string(),
+        client_msg_id: client_msg_id.as_str().to_owned(),
+        sent_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        id: uuid::Uuid::now_v7().to_string(),
+    };
+    let writer = conn.state.writer.clone();
+    let metrics = conn.state.metrics.clone();
+    Reply::Later(Box::pin(async move {
+        match writer.submit(op).await {
+            Ok(Written::Message {
+                message,
+                delivered,
+                duplicate,
+            }) => {
+                if !duplicate {
+                    Metrics::inc(&metrics.messages_accepted);
+                }
+                ServerFrame::Accepted {
+                    client_msg_id: message.client_msg_id,
+                    id: message.id,
+                    seq: message.seq,
+                    delivered,
+                    peer: Some(message.recipient),
+                    conversation_id: None,
+                    sent_at: Some(message.sent_at),
+                }
+            }
+            _ => ServerFrame::error(
+                ErrorCode::Internal,
+                "the message could not be stored; please resend it",
+                Some(client_msg_id.as_str().to_owned()),
+            ),
+        }
+    }))
+}

@@ -1,0 +1,498 @@
+//! The loop of one authenticated socket, written against `Sink`/`Stream` so that any transport
+//! (or a test's channels) can drive it.
+//!
+//! Order of events: register in the hub (live frames start queueing), send `hello`, replay the
+//! messages that arrived while the user was offline, then serve frames in both directions until
+//! the client leaves, the session is revoked, the client idles out, or the server shuts down.
+//! A message frame is never written twice to one socket: `sent` remembers the highest seq
+//! written per peer, and queued copies at or below it are dropped.
+
+use super::commands::{self, Reply};
+use crate::protocol::limits::{close, MAX_FRAME_BYTES};
+use crate::protocol::{ClientFrame, ConversationSummary, ErrorCode, ServerFrame};
+use crate::server::auth::CurrentUser;
+use crate::server::diagnostics::Metrics;
+use crate::server::hub::{customer_key, CloseReason, Outbound, Registration};
+use crate::server::state::AppState;
+use crate::server::store::WriteOp;
+use crate::server::support::fanout::status_frame;
+use axum::extract::ws::{CloseFrame, Message};
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Sends waiting for their commit, per socket. Past this the socket stops reading (backpressure).
+const MAX_IN_FLIGHT: usize = 256;
+/// A write the client does not take within this long means it has stopped reading.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Offline messages read from the store per round trip.
+const REPLAY_CHUNK: u32 = 500;
+
+const SHUTTING_DOWN: CloseReason = CloseReason {
+    code: close::GOING_AWAY,
+    reason: "server shutting down",
+};
+const IDLE: CloseReason = CloseReason {
+    code: close::GOING_AWAY,
+    reason: "idle timeout",
+};
+const EXPIRED: CloseReason = CloseReason {
+    code: close::POLICY,
+    reason: "session expired",
+};
+const TOO_BIG: CloseReason = CloseReason {
+    code: close::TOO_BIG,
+    reason: "frame larger than 64 KiB",
+};
+const TOO_MANY: CloseReason = CloseReason {
+    code: close::POLICY,
+    reason: "too many sockets for this account",
+};
+
+/// Who is on the other end of a socket.
+#[derive(Debug, Clone)]
+pub enum Who {
+    /// A signed-in account (direct messages; agents also use the support frames).
+    User(CurrentUser),
+    /// A support customer, known only by their cookie.
+    Customer(Customer),
+}
+
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub conversation_id: String,
+    pub name: String,
+    pub secret_hash: Arc<str>,
+}
+
+impl Who {
+    /// The key of this socket's group in the hub.
+    fn hub_key(&self) -> String {
+        match self {
+            Who::User(user) => user.username.clone(),
+            Who::Customer(c) => customer_key(&c.conversation_id),
+        }
+    }
+
+    fn session(&self) -> Arc<str> {
+        match self {
+            Who::User(user) => user.session_hash.clone(),
+            Who::Customer(c) => c.secret_hash.clone(),
+        }
+    }
+
+    fn is_expired(&self) -> bool {
+        match self {
+            Who::User(user) => user.is_expired(),
+            Who::Customer(_) => false,
+        }
+    }
+}
+
+/// Per-socket state that commands read and update.
+pub struct Connection {
+    pub state: AppState,
+    pub who: Who,
+    /// Highest message seq written to this socket, per peer (or support conversation).
+    pub sent: HashMap<String, u64>,
+}
+
+/// Why the loop ended.
+enum End {
+    Close(CloseReason),
+    /// The client went away (or the transport failed): nothing left to send.
+    Gone,
+}
+
+pub async fn run<S, R>(mut sink: S, mut stream: R, state: AppState, who: Who)
+where
+    S: Sink<Message> + Unpin + Send,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+{
+    let key = who.hub_key();
+    let registration =
+        match state
+            .hub
+            .register(&key, who.session(), state.settings.max_sockets_per_user)
+        {
+            Some(r) => r,
+            None => {
+                let _ = sink.send(close_message(&TOO_MANY)).await;
+                return;
+            }
+        };
+    Metrics::inc(&state.metrics.sockets_opened);
+    tracing::debug!(who = %key, socket = registration.id, "socket open");
+    let socket_id = registration.id;
+    let is_user = matches!(who, Who::User(_));
+    if registration.first && is_user {
+        announce_presence(&state, &key, true).await;
+    }
+    let mut conn = Connection {
+        state: state.clone(),
+        who: who.clone(),
+        sent: HashMap::new(),
+    };
+    let started = match &who {
+        Who::User(user) => start_user(&mut conn, user, &mut sink).await,
+        Who::Customer(customer) => start_customer(&mut conn, customer, &mut sink).await,
+    };
+    let end = match started {
+        Ok(()) => serve(&mut conn, &mut sink, &mut stream, registration).await,
+        Err(end) => end,
+    };
+    if let End::Close(reason) = &end {
+        let _ = send(&mut sink, close_message(reason)).await;
+    }
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+    if state.hub.unregister(&key, socket_id) && is_user {
+        announce_presence(&state, &key, false).await;
+    }
+    tracing::debug!(who = %key, socket = socket_id, "socket closed");
+}
+
+fn close_message(reason: &CloseReason) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: reason.code,
+        reason: reason.reason.into(),
+    }))
+}
+
+/// A customer first gets the newest page of their conversation and its status.
+async fn start_customer<S>(
+    conn: &mut Connection,
+    customer: &Customer,
+    sink: &mut S,
+) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin + Send,
+{
+    let state = conn.state.clone();
+    let id = &customer.conversation_id;
+    let limit = crate::protocol::limits::DEFAULT_HISTORY_LIMIT;
+    let (page, conversation) = match (
+        state.store.support_messages_before(id, None, limit).await,
+        state.store.support_by_id(id).await,
+    ) {
+        (Ok(page), Ok(Some(conversation))) => (page, conversation),
+        _ => {
+            return Err(End::Close(CloseReason {
+                code: 1011,
+                reason: "internal error",
+            }))
+        }
+    };
+    let (messages, has_more) = page;
+    if let Some(last) = messages.last() {
+        conn.sent.insert(customer_key(id), last.seq);
+    }
+    let history = ServerFrame::HistoryPage {
+        peer: None,
+        conversation_id: Some(id.clone()),
+        messages: messages
+            .iter()
+            .map(|m| m.to_wire(&conversation.customer_name))
+            .collect(),
+        has_more,
+    };
+    write(sink, &history.to_json()).await?;
+    write(sink, &status_frame(&conversation).to_json()).await
+}
+
+/// `hello`, then every message that waited for this user.
+async fn start_user<S>(conn: &mut Connection, user: &CurrentUser, sink: &mut S) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin + Send,
+{
+    let state = conn.state.clone();
+    let me = user.username.clone();
+    if user.role.is_agent() {
+        state.hub.agent_online(&me);
+        super::commands::agent::take_waiting(&state, &me).await;
+    }
+    let rows = state.store.conversations(&me).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot load conversations");
+        End::Close(CloseReason {
+            code: 1011,
+            reason: "internal error",
+        })
+    })?;
+    let conversations = rows
+        .into_iter()
+        .map(|row| ConversationSummary {
+            online: state.hub.is_online(&row.peer),
+            last_message: row.last_message.map(|m| m.to_wire(&me)),
+            peer: row.peer,
+            last_seq: row.last_seq,
+            unread: row.unread,
+            peer_delivered_seq: row.peer_delivered_seq,
+            peer_read_seq: row.peer_read_seq,
+        })
+        .collect();
+    let hello = ServerFrame::Hello {
+        user: me.clone(),
+        conversations,
+        role: Some(user.role.as_str().to_owned()),
+    };
+    write(sink, &hello.to_json()).await?;
+    loop {
+        let pending = match state.store.pending_for(&me, REPLAY_CHUNK).await {
+            Ok(p) if p.is_empty() => return Ok(()),
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot load offline messages");
+                return Ok(());
+            }
+        };
+        let mut delivered: HashMap<String, u64> = HashMap::new();
+        for message in &pending {
+            write_message(conn, sink, &message.to_wire(&me)).await?;
+            delivered.insert(message.sender.clone(), message.seq);
+        }
+        // All conversations' watermarks in one commit; awaited, so the next read sees them.
+        let marks = delivered.into_iter().map(|(peer, up_to_seq)| {
+            state.writer.submit(WriteOp::MarkDelivered {
+                reader: me.clone(),
+                peer,
+                up_to_seq,
+            })
+        });
+        futures::future::join_all(marks).await;
+    }
+}
+
+async fn serve<S, R>(
+    conn: &mut Connection,
+    sink: &mut S,
+    stream: &mut R,
+    registration: Registration,
+) -> End
+where
+    S: Sink<Message> + Unpin + Send,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+{
+    let Registration {
+        mut rx, control, ..
+    } = registration;
+    let settings = conn.state.settings.clone();
+    let shutdown = conn.state.shutdown.clone();
+    let limiter = rate_limiter(settings.rate_per_sec, settings.rate_burst);
+    let mut acks: FuturesOrdered<BoxFuture<'static, ServerFrame>> = FuturesOrdered::new();
+    let mut ping = tokio::time::interval(Duration::from_secs(settings.ping_interval_secs.max(1)));
+    ping.tick().await;
+    let idle_limit = Duration::from_secs(settings.idle_timeout_secs.max(1));
+    let mut last_heard = Instant::now();
+
+    loop {
+        let result = tokio::select! {
+            reason = control.closed() => Err(End::Close(reason)),
+            _ = shutdown.cancelled() => Err(End::Close(SHUTTING_DOWN)),
+            Some(item) = rx.recv() => write_outbound(conn, sink, item).await,
+            Some(ack) = acks.next(), if !acks.is_empty() => write(sink, &ack.to_json()).await,
+            incoming = stream.next(), if acks.len() < MAX_IN_FLIGHT => {
+                last_heard = Instant::now();
+                match incoming {
+                    Some(Ok(message)) => {
+                        handle_incoming(conn, sink, &limiter, &mut acks, message).await
+                    }
+                    Some(Err(e)) => {
+                        // tungstenite's own limit: answer as the contract says, then stop.
+                        let text = e.to_string();
+                        if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
+                            Err(End::Close(TOO_BIG))
+                        } else {
+                            Err(End::Gone)
+                        }
+                    }
+                    None => Err(End::Gone),
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > idle_limit {
+                    Err(End::Close(IDLE))
+                } else {
+                    send(sink, Message::Ping(Default::default())).await
+                }
+            }
+        };
+        if let Err(end) = result {
+            return end;
+        }
+    }
+}
+
+fn rate_limiter(per_sec: u32, burst: u32) -> DefaultDirectRateLimiter {
+    let per_sec = NonZeroU32::new(per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::direct(Quota::per_second(per_sec).allow_burst(burst))
+}
+
+async fn handle_incoming<S>(
+    conn: &mut Connection,
+    sink: &mut S,
+    limiter: &DefaultDirectRateLimiter,
+    acks: &mut FuturesOrdered<BoxFuture<'static, ServerFrame>>,
+    message: Message,
+) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin + Send,
+{
+    let text = match message {
+        Message::Text(text) => text,
+        Message::Binary(_) => {
+            let e = ServerFrame::error(ErrorCode::BadFrame, "frames are JSON text", None);
+            return write_error(conn, sink, e).await;
+        }
+        Message::Close(_) => return Err(End::Gone),
+        Message::Ping(_) | Message::Pong(_) => return Ok(()),
+    };
+    if text.len() > MAX_FRAME_BYTES {
+        tracing::info!(who = %conn.who.hub_key(), size = text.len(), "frame too large");
+        return Err(End::Close(TOO_BIG));
+    }
+    // Sessions are re-checked on every frame: revocation arrives through the hub's control
+    // (logout closes the socket at once); expiry is checked here.
+    if conn.who.is_expired() {
+        return Err(End::Close(EXPIRED));
+    }
+    Metrics::inc(&conn.state.metrics.frames_received);
+    let frame = match ClientFrame::parse(text.as_str()) {
+        Ok(frame) => frame,
+        Err(e) => {
+            let frame = ServerFrame::error(e.code, e.message, e.client_msg_id);
+            return write_error(conn, sink, frame).await;
+        }
+    };
+    if limiter.check().is_err() {
+        Metrics::inc(&conn.state.metrics.rate_limited);
+        tracing::info!(who = %conn.who.hub_key(), "rate limited");
+        let client_msg_id = match &frame {
+            ClientFrame::Send { client_msg_id, .. } => Some(client_msg_id.clone()),
+            _ => None,
+        };
+        let e = ServerFrame::error(
+            ErrorCode::RateLimited,
+            "too many frames; slow down and retry",
+            client_msg_id,
+        );
+        return write_error(conn, sink, e).await;
+    }
+    match commands::dispatch(conn, frame).await {
+        Reply::None => Ok(()),
+        Reply::Frames(frames) => {
+            for frame in frames {
+                match &frame {
+                    ServerFrame::Message(m) => write_message(conn, sink, m).await?,
+                    ServerFrame::HistoryPage { messages, .. } => {
+                        // What a page shows, this socket has: queued copies are not repeated.
+                        for m in messages {
+                            let sent = conn.sent.entry(dedup_key(m)).or_default();
+                            *sent = (*sent).max(m.seq);
+                        }
+                        write(sink, &frame.to_json()).await?
+                    }
+                    ServerFrame::Error { .. } => write_error(conn, sink, frame).await?,
+                    _ => write(sink, &frame.to_json()).await?,
+                }
+            }
+            Ok(())
+        }
+        Reply::Later(ack) => {
+            acks.push_back(ack);
+            Ok(())
+        }
+    }
+}
+
+async fn write_error<S>(conn: &Connection, sink: &mut S, frame: ServerFrame) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin + Send,
+{
+    Metrics::inc(&conn.state.metrics.error_frames_sent);
+    write(sink, &frame.to_json()).await
+}
+
+/// Writes a message frame, noting its seq so queued copies are not written again.
+async fn write_message<S>(
+    conn: &mut Connection,
+    sink: &mut S,
+    message: &crate::protocol::Message,
+) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin + Send,
+{
+    let sent = conn.sent.entry(dedup_key(message)).or_default();
+    *sent = (*sent).max(message.seq);
+    write(sink, &ServerFrame::Message(message.clone()).to_json()).await
+}
+
+/// The key under which a socket remembers the highest seq it wrote: the peer's name for direct
+/// messages, the customer key for support (it holds a ':', so it never equals a username).
+fn dedup_key(message: &crate::protocol::Message) -> String {
+    match (&message.conversation_id, &message.peer) {
+        (Some(id), _) => customer_key(id),
+        (None, Some(peer)) => peer.clone(),
+        (None, None) => String::new(),
+    }
+}
+
+async fn write_outbound<S>(conn: &mut Connection, sink: &mut S, item: Outbound) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin + Send,
+{
+    match item {
+        Outbound::Frame(json) => write(sink, &json).await,
+        Outbound::Message { peer, seq, json } => {
+            let sent = conn.sent.entry(peer.to_string()).or_default();
+            if seq <= *sent {
+                return Ok(());
+            }
+            *sent = seq;
+            write(sink, &json).await
+        }
+    }
+}
+
+async fn write<S>(sink: &mut S, json: &str) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin + Send,
+{
+    send(sink, Message::Text(json.into())).await
+}
+
+async fn send<S>(sink: &mut S, message: Message) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin + Send,
+{
+    match tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(End::Gone),
+    }
+}
+
+/// Tells online users who share a conversation with `user` that they came or went.
+async fn announce_presence(state: &AppState, user: &str, online: bool) {
+    let peers = match state.store.peers_of(user).await {
+        Ok(peers) => peers,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot load peers for presence");
+            return;
+        }
+    };
+    let frame = Outbound::Frame(
+        ServerFrame::Presence {
+            user: user.to_owned(),
+            online,
+        }
+        .to_json()
+        .into(),
+    );
+    for peer in peers {
+        state.hub.send_to_user(&peer, &frame);
+    }
+}

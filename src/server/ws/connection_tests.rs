@@ -1,0 +1,79 @@
+//! The socket loop driven through channels instead of a network socket.
+
+use super::connection::{run, Who};
+use crate::protocol::Role;
+use crate::server::auth::CurrentUser;
+use crate::server::config::Settings;
+use crate::server::startup::build_state;
+use axum::extract::ws::Message;
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn next_json(rx: &mut mpsc::UnboundedReceiver<Message>) -> serde_json::Value {
+    let message = tokio::time::timeout(Duration::from_secs(5), rx.next())
+        .await
+        .expect("a frame within 5 s")
+        .expect("socket still open");
+    match message {
+        Message::Text(text) => serde_json::from_str(text.as_str()).expect("JSON frame"),
+        other => panic!("expected a text frame, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn socket_loop_greets_answers_and_reports_bad_frames_when_fed_through_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let (state, _writer) = build_state(Settings::for_tests(url), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    state
+        .store
+        .create_user("ann", "x", Role::User)
+        .await
+        .unwrap();
+    let user = CurrentUser {
+        username: "ann".into(),
+        role: Role::User,
+        session_hash: Arc::from("s"),
+        expires_at_ms: i64::MAX,
+    };
+    let (out_tx, mut out_rx) = mpsc::unbounded::<Message>();
+    let (mut in_tx, in_rx) = mpsc::unbounded::<Result<Message, axum::Error>>();
+    let task = tokio::spawn(run(out_tx, in_rx, state.clone(), Who::User(user)));
+
+    let hello = next_json(&mut out_rx).await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["user"], "ann");
+
+    in_tx
+        .send(Ok(Message::Text(r#"{"type":"ping"}"#.into())))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut out_rx).await["type"], "pong");
+
+    in_tx.send(Ok(Message::Text("{oops".into()))).await.unwrap();
+    let error = next_json(&mut out_rx).await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["code"], "bad_frame");
+
+    in_tx
+        .send(Ok(Message::Text(
+            r#"{"type":"send","to":"ann","body":"me","client_msg_id":"c1"}"#.into(),
+        )))
+        .await
+        .unwrap();
+    let error = next_json(&mut out_rx).await;
+    assert_eq!(error["code"], "self_message");
+    assert_eq!(error["client_msg_id"], "c1");
+
+    // The client leaving ends the loop and takes the socket out of the hub.
+    drop(in_tx);
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("loop ends when the input ends")
+        .unwrap();
+    assert!(!state.hub.is_online("ann"));
+}

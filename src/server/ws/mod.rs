@@ -1,0 +1,100 @@
+//! WebSocket endpoints: `GET /ws` (direct messages) and the per-socket loop.
+//!
+//! # Layout
+//! - this file: the upgrade — session, origin and socket-cap checks happen before it.
+//! - [`connection`]: the socket loop (hello, offline replay, frames in and out, ping, close).
+//! - [`commands`]: one file per client frame type.
+
+pub mod commands;
+pub mod connection;
+#[cfg(test)]
+mod connection_tests;
+
+use crate::protocol::limits::MAX_FRAME_BYTES;
+use crate::server::auth::CurrentUser;
+use crate::server::error::ApiError;
+use crate::server::state::AppState;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
+use futures::StreamExt;
+
+/// `GET /ws`: upgrade for a signed-in user from an allowed origin.
+#[tracing::instrument(skip_all, fields(user = %user.username))]
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: CurrentUser,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    check_origin(&headers, &state.settings.allowed_origins)?;
+    if state.hub.socket_count(&user.username) >= state.settings.max_sockets_per_user {
+        tracing::info!("socket refused: per-user cap reached");
+        return Err(ApiError::TooManySockets);
+    }
+    // The tungstenite limit is a backstop at twice the contract's limit; frames between the two
+    // are refused by the loop itself with a clean 1009 close.
+    Ok(ws
+        .max_message_size(MAX_FRAME_BYTES * 2)
+        .max_frame_size(MAX_FRAME_BYTES * 2)
+        .on_upgrade(move |socket| async move {
+            let (sink, stream) = socket.split();
+            connection::run(sink, stream, state, connection::Who::User(user)).await;
+        }))
+}
+
+/// A browser always sends `Origin` on a WebSocket handshake; it must be this site's (or one
+/// configured). Non-browser clients that send none are allowed: they cannot ride a user's cookie.
+pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().map_err(|_| ApiError::BadOrigin)?;
+    let ok = if allowed.is_empty() {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        !host.is_empty()
+            && (origin == format!("http://{host}") || origin == format!("https://{host}"))
+    } else {
+        allowed
+            .iter()
+            .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    };
+    if ok {
+        Ok(())
+    } else {
+        tracing::info!(origin, "socket refused: foreign origin");
+        Err(ApiError::BadOrigin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn origin_must_match_host_by_default() {
+        assert!(check_origin(&headers(None, "a:1"), &[]).is_ok());
+        assert!(check_origin(&headers(Some("http://a:1"), "a:1"), &[]).is_ok());
+        assert!(check_origin(&headers(Some("http://evil:1"), "a:1"), &[]).is_err());
+    }
+
+    #[test]
+    fn configured_origins_replace_the_default() {
+        let allowed = vec!["https://chat.example.com/".to_owned()];
+        assert!(check_origin(&headers(Some("https://chat.example.com"), "x"), &allowed).is_ok());
+        assert!(check_origin(&headers(Some("http://x"), "x"), &allowed).is_err());
+    }
+}

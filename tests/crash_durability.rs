@@ -1,0 +1,103 @@
+//! "Nothing acknowledged is lost by a crash (kill -9)": runs the real `confab` binary, kills it
+//! with SIGKILL right after the last `accepted`, and starts it again on the same database.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use common::{seqs, TestApp, TIMEOUT};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+/// Starts `confab serve` on a free loopback port and waits until `/healthz` answers.
+async fn start_binary(dir: &Path) -> (Child, SocketAddr) {
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        probe.local_addr().unwrap()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .arg("serve")
+        .env("DATABASE_URL", format!("sqlite://{}/t.db", dir.display()))
+        .env("LEPTOS_SITE_ADDR", addr.to_string())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the confab binary starts");
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    // Waiting for another process to come up: poll its health endpoint.
+    let deadline = Instant::now() + TIMEOUT * 4;
+    loop {
+        if let Ok(r) = client.get(format!("http://{addr}/healthz")).send().await {
+            if r.status() == 200 {
+                return (child, addr);
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("confab exited early: {status}");
+        }
+        assert!(Instant::now() < deadline, "confab did not become healthy");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn kill_9(child: &mut Child) {
+    child.start_kill().expect("SIGKILL");
+    child.wait().await.expect("reaped");
+}
+
+#[tokio::test]
+async fn accepted_messages_survive_kill_9_when_the_server_is_started_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = start_binary(dir.path()).await;
+    let mut app = TestApp::external(addr);
+
+    let alice_cookie = app.register("alice").await;
+    let bob_cookie = app.register("bob").await;
+    let mut alice = app.connect(&alice_cookie).await;
+    let mut accepted = Vec::new();
+    for i in 1..=5 {
+        accepted.push(
+            alice
+                .dm("bob", &format!("durable {i}"), &format!("k{i}"))
+                .await,
+        );
+    }
+    // No graceful anything: the process dies the moment the last ack arrived.
+    kill_9(&mut child).await;
+    assert!(
+        matches!(
+            alice.expect_closed().await,
+            common::Closed::Dropped(_) | common::Closed::NoCode
+        ),
+        "a killed server sends no close code"
+    );
+
+    let (mut child, addr) = start_binary(dir.path()).await;
+    app.addr = addr;
+    // Sessions survive too.
+    assert_eq!(app.get("/api/me", Some(&bob_cookie)).await.status, 200);
+
+    let mut bob = app.connect(&bob_cookie).await;
+    let conv = common::conversation(&bob.hello, "alice").expect("conversation survived");
+    assert_eq!(conv["last_seq"], 5);
+    assert_eq!(conv["unread"], 5);
+    let messages = bob.expect_n("message", 5).await;
+    assert_eq!(seqs(&messages), vec![1, 2, 3, 4, 5]);
+    for (m, a) in messages.iter().zip(&accepted) {
+        assert_eq!(m["id"], a["id"]);
+    }
+    assert_eq!(messages[4]["body"], "durable 5");
+
+    // The last send is still known: resending it is idempotent, and numbering continues.
+    let mut alice = app.connect(&alice_cookie).await;
+    let again = alice.dm("bob", "durable 5", "k5").await;
+    assert_eq!(again["id"], accepted[4]["id"]);
+    assert_eq!(again["seq"], 5);
+    assert_eq!(alice.dm("bob", "after the crash", "k6").await["seq"], 6);
+    kill_9(&mut child).await;
+}
