@@ -238,10 +238,14 @@ async fn queue_lists_at_most_50_resolved_conversations() {
     socket.say("still open", "rl-1").await;
     let mut last = String::new();
     for i in 0..52 {
-        let c = support::new_customer(&app, &format!("done {i}")).await;
+        let (c, mut done) = customer(&app, &format!("done {i}")).await;
+        done.say("thanks, solved", &format!("done-{i}")).await;
         ann.console("resolve", &c.conversation_id).await;
         last = c.conversation_id;
     }
+    // A conversation without a single message is not worth listing, even once resolved.
+    let empty = support::new_customer(&app, "never wrote").await;
+    ann.console("resolve", &empty.conversation_id).await;
     ann.expect_queue_entry(&last, "resolved", |e| e["status"] == "resolved")
         .await;
     let queue = ann.queue_snapshot().await;
@@ -251,4 +255,7 @@ async fn queue_lists_at_most_50_resolved_conversations() {
         .iter()
         .any(|e| e["conversation_id"] == live.conversation_id.as_str()));
     assert!(queue.iter().any(|e| e["conversation_id"] == last.as_str()));
+    assert!(!queue
+        .iter()
+        .any(|e| e["conversation_id"] == empty.conversation_id.as_str()));
 }

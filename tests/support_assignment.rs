@@ -245,3 +245,19 @@ async fn reopened_conversation_waits_when_nobody_is_available() {
     assert_eq!(entry["assignee"], "bob");
     assert_eq!(entry["last_seq"], 2);
 }
+
+#[tokio::test]
+async fn agent_who_frees_a_slot_takes_the_next_waiting_conversation() {
+    let app = spawn_app_with(|s| s.max_chats_per_agent = 1).await;
+    let (_, mut ann) = support::agent(&app, "ann").await;
+    let (c1, mut s1, _) = writing_customer(&app, "c1").await;
+    s1.expect_status("assigned", Some("ann")).await;
+    let (c2, mut s2, _) = writing_customer(&app, "c2").await;
+    s2.expect_status("open", None).await;
+
+    // Resolving c1 frees ann's only slot: c2 stops waiting.
+    ann.console("resolve", &c1.conversation_id).await;
+    s1.expect_status("resolved", Some("ann")).await;
+    s2.expect_status("assigned", Some("ann")).await;
+    ann.expect_assigned(&c2.conversation_id, "ann").await;
+}

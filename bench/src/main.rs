@@ -18,6 +18,7 @@ mod scenarios;
 mod seed_client;
 mod servers;
 mod suite;
+mod table;
 mod util;
 
 use clap::{Parser, Subcommand};

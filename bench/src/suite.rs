@@ -58,7 +58,6 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }
 
-
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     util::raise_nofile();
     let mut sizes = if args.smoke {
@@ -156,7 +155,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     let rows = report::rows(&results, &wasm_result, &sizes);
-    report::print_table(&rows, args.smoke);
+    crate::table::print(&rows, args.smoke);
     let mut machine = BTreeMap::new();
     machine.insert(
         "cpus",

@@ -72,9 +72,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 
 /// Echoes each text frame back, as the seed's first example did.
 pub async fn echo(ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_FRAME_BYTES * 2)
-        .max_frame_size(MAX_FRAME_BYTES * 2)
-        .on_upgrade(echo_loop)
+    crate::server::ws::with_frame_limits(ws).on_upgrade(echo_loop)
 }
 
 async fn echo_loop(mut socket: WebSocket) {

@@ -245,3 +245,17 @@ pub fn ordered_pair<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
         (b, a)
     }
 }
+
+/// A seq as an SQL integer (seqs never reach `i64::MAX`; larger inputs are clamped).
+pub(crate) fn seq_param(seq: u64) -> i64 {
+    seq.min(i64::MAX as u64) as i64
+}
+
+/// Rows read newest first with one extra row: the page, oldest first, and whether older rows
+/// exist.
+pub(crate) fn page_from_newest_first<T>(mut rows: Vec<T>, limit: u32) -> (Vec<T>, bool) {
+    let has_more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    rows.reverse();
+    (rows, has_more)
+}

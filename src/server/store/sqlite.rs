@@ -2,8 +2,8 @@
 //! transaction survives power loss. Throughput comes from the writer committing batches.
 
 use super::{
-    ordered_pair, ConversationRow, SessionRecord, Store, StoreError, StoreResult, StoredMessage,
-    UserRecord, WriteOp, WriteOutcome,
+    ordered_pair, page_from_newest_first, seq_param, ConversationRow, SessionRecord, Store,
+    StoreError, StoreResult, StoredMessage, UserRecord, WriteOp, WriteOutcome,
 };
 use crate::protocol::Role;
 use async_trait::async_trait;
@@ -208,9 +208,7 @@ async fn mark(
         return Ok(WriteOutcome::Marked { advanced_to: None });
     };
     let conversation_id: i64 = row.get("id");
-    let target = up_to_seq
-        .min(i64::MAX as u64)
-        .min(row.get::<i64, _>("last_seq") as u64) as i64;
+    let target = seq_param(up_to_seq).min(row.get::<i64, _>("last_seq"));
     let sql = if read {
         "UPDATE members SET read_seq = ?1, delivered_seq = MAX(delivered_seq, ?1) \
          WHERE conversation_id = ?2 AND username = ?3 AND read_seq < ?1"
@@ -424,7 +422,7 @@ impl Store for SqliteStore {
              WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"
         ))
         .bind(conversation_id)
-        .bind(after_seq.min(i64::MAX as u64) as i64)
+        .bind(seq_param(after_seq))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -441,23 +439,16 @@ impl Store for SqliteStore {
         let Some(conversation_id) = self.conversation_id(user, peer).await? else {
             return Ok((Vec::new(), false));
         };
-        let before = before_seq.map_or(i64::MAX, |s| s.min(i64::MAX as u64) as i64);
         let rows = sqlx::query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages m \
              WHERE m.conversation_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?"
         ))
         .bind(conversation_id)
-        .bind(before)
+        .bind(before_seq.map_or(i64::MAX, seq_param))
         .bind(limit + 1)
         .fetch_all(&self.pool)
         .await?;
-        let has_more = rows.len() > limit as usize;
-        let mut page: Vec<StoredMessage> = rows
-            .iter()
-            .take(limit as usize)
-            .map(message_from_row)
-            .collect();
-        page.reverse();
-        Ok((page, has_more))
+        let rows = rows.iter().map(message_from_row).collect();
+        Ok(page_from_newest_first(rows, limit))
     }
 }

@@ -4,7 +4,7 @@ use super::sqlite::{now_rfc3339, SqliteStore};
 use super::support::{
     SupportChange, SupportConversation, SupportMessage, SupportStatus, SupportStore,
 };
-use super::{StoreResult, WriteOp, WriteOutcome};
+use super::{page_from_newest_first, seq_param, StoreResult, WriteOp, WriteOutcome};
 use crate::protocol::FromRole;
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
@@ -251,7 +251,7 @@ pub(super) async fn apply(conn: &mut SqliteConnection, op: &WriteOp) -> StoreRes
                 "UPDATE support_conversations SET {column} = MIN(?1, last_seq) \
                  WHERE id = ?2 AND {column} < MIN(?1, last_seq) RETURNING {column}"
             ))
-            .bind((*up_to_seq).min(i64::MAX as u64) as i64)
+            .bind(seq_param(*up_to_seq))
             .bind(conversation_id)
             .fetch_optional(&mut *conn)
             .await?;
@@ -351,7 +351,7 @@ impl SupportStore for SqliteStore {
             "{MESSAGE_SELECT} WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?"
         ))
         .bind(id)
-        .bind(after_seq.min(i64::MAX as u64) as i64)
+        .bind(seq_param(after_seq))
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
@@ -364,22 +364,15 @@ impl SupportStore for SqliteStore {
         before_seq: Option<u64>,
         limit: u32,
     ) -> StoreResult<(Vec<SupportMessage>, bool)> {
-        let before = before_seq.map_or(i64::MAX, |s| s.min(i64::MAX as u64) as i64);
         let rows = sqlx::query(&format!(
             "{MESSAGE_SELECT} WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
         ))
         .bind(id)
-        .bind(before)
+        .bind(before_seq.map_or(i64::MAX, seq_param))
         .bind(limit + 1)
         .fetch_all(self.pool())
         .await?;
-        let has_more = rows.len() > limit as usize;
-        let mut page: Vec<SupportMessage> = rows
-            .iter()
-            .take(limit as usize)
-            .map(message_from_row)
-            .collect();
-        page.reverse();
-        Ok((page, has_more))
+        let rows = rows.iter().map(message_from_row).collect();
+        Ok(page_from_newest_first(rows, limit))
     }
 }

@@ -2,14 +2,14 @@
 //! gives the browser a random secret in an HttpOnly cookie, and that secret — never an id in
 //! the URL — is what reaches the conversation.
 
-use crate::protocol::limits::{CUSTOMER_NAME_MAX, MAX_FRAME_BYTES};
+use crate::protocol::limits::CUSTOMER_NAME_MAX;
 use crate::protocol::{SupportStart, SupportStarted};
 use crate::server::auth::session::{hash_token, new_token};
 use crate::server::error::{parse_json, ApiError};
 use crate::server::hub::customer_key;
 use crate::server::state::AppState;
-use crate::server::ws::check_origin;
 use crate::server::ws::connection::{self, Customer, Who};
+use crate::server::ws::{check_origin, with_frame_limits};
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State, WebSocketUpgrade};
 use axum::http::request::Parts;
@@ -133,11 +133,8 @@ pub async fn upgrade(
     if state.hub.socket_count(&key) >= state.settings.max_sockets_per_user {
         return Err(ApiError::TooManySockets);
     }
-    Ok(ws
-        .max_message_size(MAX_FRAME_BYTES * 2)
-        .max_frame_size(MAX_FRAME_BYTES * 2)
-        .on_upgrade(move |socket| async move {
-            let (sink, stream) = socket.split();
-            connection::run(sink, stream, state, Who::Customer(customer)).await;
-        }))
+    Ok(with_frame_limits(ws).on_upgrade(move |socket| async move {
+        let (sink, stream) = socket.split();
+        connection::run(sink, stream, state, Who::Customer(customer)).await;
+    }))
 }

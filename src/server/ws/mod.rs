@@ -32,15 +32,17 @@ pub async fn upgrade(
         tracing::info!("socket refused: per-user cap reached");
         return Err(ApiError::TooManySockets);
     }
-    // The tungstenite limit is a backstop at twice the contract's limit; frames between the two
-    // are refused by the loop itself with a clean 1009 close.
-    Ok(ws
-        .max_message_size(MAX_FRAME_BYTES * 2)
+    Ok(with_frame_limits(ws).on_upgrade(move |socket| async move {
+        let (sink, stream) = socket.split();
+        connection::run(sink, stream, state, connection::Who::User(user)).await;
+    }))
+}
+
+/// The transport's own size limit is a backstop at twice the contract's limit; frames between
+/// the two are refused by the socket loop itself with a clean 1009 close.
+pub fn with_frame_limits(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(MAX_FRAME_BYTES * 2)
         .max_frame_size(MAX_FRAME_BYTES * 2)
-        .on_upgrade(move |socket| async move {
-            let (sink, stream) = socket.split();
-            connection::run(sink, stream, state, connection::Who::User(user)).await;
-        }))
 }
 
 /// A browser always sends `Origin` on a WebSocket handshake; it must be this site's (or one
