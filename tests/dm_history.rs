@@ -131,3 +131,39 @@ async fn history_limit_defaults_to_50_and_is_clamped_to_100() {
     );
     assert_eq!(page["has_more"], false);
 }
+
+#[tokio::test]
+async fn opening_a_conversation_tells_whether_the_peer_is_online_even_before_any_message() {
+    let app = spawn_app().await;
+    let (_, mut alice) = app.user("alice").await;
+    let bob_cookie = app.register("bob").await;
+
+    history(&mut alice, json!({"type": "history", "peer": "bob"})).await;
+    let offline = alice.expect("presence").await;
+    assert_eq!(
+        offline,
+        json!({"type": "presence", "user": "bob", "online": false})
+    );
+
+    let _bob = app.connect(&bob_cookie).await;
+    history(&mut alice, json!({"type": "history", "peer": "bob"})).await;
+    let online = alice.expect("presence").await;
+    assert_eq!(
+        online,
+        json!({"type": "presence", "user": "bob", "online": true})
+    );
+
+    // Older pages do not repeat it.
+    history(
+        &mut alice,
+        json!({"type": "history", "peer": "bob", "before_seq": 1}),
+    )
+    .await;
+    alice.ping_pong().await;
+    assert_eq!(
+        alice.seen_where(|f| f["type"] == "presence").len(),
+        2,
+        "{:?}",
+        alice.seen
+    );
+}

@@ -107,16 +107,18 @@ pub fn MessageView(
     Effect::new(move |_| {
         rows.track();
         let loading_older = state.with(|s| s.2);
+        // The list may be gone by the next frame (another conversation opened): then there is
+        // nothing to scroll.
         request_animation_frame(move || {
-            let Some(el) = scroller.get_untracked() else {
+            let Some(el) = scroller.try_get_untracked().flatten() else {
                 return;
             };
-            if let Some(from_bottom) = anchor.get_value() {
+            if let Some(from_bottom) = anchor.try_get_value().flatten() {
                 el.set_scroll_top(el.scroll_height() - from_bottom);
                 if !loading_older {
-                    anchor.set_value(None);
+                    anchor.try_set_value(None);
                 }
-            } else if stick.get_value() {
+            } else if stick.try_get_value().unwrap_or(false) {
                 el.set_scroll_top(el.scroll_height());
             }
         });

@@ -1,4 +1,5 @@
-//! `history {peer, before_seq?, limit?}`: one page of older messages, oldest first.
+//! `history {peer, before_seq?, limit?}`: one page of older messages, oldest first; the newest
+//! page comes with the peer's `presence`.
 
 use super::{resolve_peer, Reply};
 use crate::protocol::limits::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
@@ -27,12 +28,23 @@ pub async fn run(
         .messages_before(me, peer.as_str(), before_seq, limit)
         .await
     {
-        Ok((page, has_more)) => Reply::frame(ServerFrame::HistoryPage {
-            messages: page.iter().map(|m| m.to_wire(me)).collect(),
-            peer: Some(peer.into_string()),
-            conversation_id: None,
-            has_more,
-        }),
+        Ok((page, has_more)) => {
+            let mut frames = vec![ServerFrame::HistoryPage {
+                messages: page.iter().map(|m| m.to_wire(me)).collect(),
+                peer: Some(peer.as_str().to_owned()),
+                conversation_id: None,
+                has_more,
+            }];
+            // Opening a conversation (the newest page) also tells whether the peer is online:
+            // presence frames otherwise reach only existing conversation partners.
+            if before_seq.is_none() {
+                frames.push(ServerFrame::Presence {
+                    online: conn.state.hub.is_online(peer.as_str()),
+                    user: peer.into_string(),
+                });
+            }
+            Reply::Frames(frames)
+        }
         Err(e) => {
             tracing::error!(error = %e, "history read failed");
             Reply::error(ErrorCode::Internal, "history failed; please retry")
