@@ -261,3 +261,30 @@ async fn agent_who_frees_a_slot_takes_the_next_waiting_conversation() {
     s2.expect_status("assigned", Some("ann")).await;
     ann.expect_assigned(&c2.conversation_id, "ann").await;
 }
+
+#[tokio::test]
+async fn away_is_remembered_when_the_agent_reconnects() {
+    let app = spawn_app().await;
+    let (cookie, mut ann) = support::agent(&app, "ann").await;
+    ann.set_available(false).await;
+    ann.ping_pong().await;
+    ann.close().await;
+
+    let (c, mut socket, _) = writing_customer(&app, "c1").await;
+    socket.expect_status("open", None).await;
+
+    // A reload must not hand ann the waiting conversation behind her back.
+    let mut ann = app.connect(&cookie).await;
+    ann.ping_pong().await;
+    socket.ping_pong().await;
+    assert!(
+        !socket.saw(|f| f["type"] == "status" && f["status"] == "assigned"),
+        "{:?}",
+        socket.seen
+    );
+
+    // Until she says she is available again.
+    ann.set_available(true).await;
+    socket.expect_status("assigned", Some("ann")).await;
+    ann.expect_assigned(&c.conversation_id, "ann").await;
+}

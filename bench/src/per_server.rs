@@ -125,13 +125,6 @@ async fn scenarios(
     if !(plan.has("idle") || plan.has("fdlimit")) {
         return Ok(());
     }
-    let (ps, pr) = &names.probe;
-    let mut probe = Probe {
-        rx: target.connect(pr).await.context("probe receiver")?,
-        tx: target.connect(ps).await.context("probe sender")?,
-        sender: ps.clone(),
-        receiver: pr.clone(),
-    };
     let idle_users: Vec<(String, String)> = names
         .idle
         .iter()
@@ -155,6 +148,14 @@ async fn scenarios(
     let held = idle_result.held;
     out.idle = Some(idle_result);
     if plan.has("fdlimit") {
+        // Opened now, not before the idle phase: an unread socket would miss the seed's pings.
+        let (ps, pr) = &names.probe;
+        let mut probe = Probe {
+            rx: target.connect(pr).await.context("probe receiver")?,
+            tx: target.connect(ps).await.context("probe sender")?,
+            sender: ps.clone(),
+            receiver: pr.clone(),
+        };
         // Confab: extra sockets of the idle accounts (under the per-user cap); others: new names.
         let extra: Vec<String> = match target.kind {
             Kind::Confab => names.idle.iter().chain(&names.idle).cloned().collect(),

@@ -101,6 +101,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     // A Confab that does not build is reported (and fails the run) after the others ran.
     let mut build_error = None;
+    let build_started = std::time::Instant::now();
     let confab_bin = match (&args.confab_bin, kinds.contains(&Kind::Confab)) {
         (Some(bin), true) => Some(bin.clone()),
         (None, true) => match servers::build_confab(&repo).await {
@@ -113,6 +114,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
         _ => None,
     };
+    let build_secs = build_started.elapsed().as_secs_f64();
     let seed_packages = match kinds.contains(&Kind::Seed) {
         true => servers::ensure_seed_venv(&repo).await?,
         false => String::new(),
@@ -177,6 +179,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     );
     machine.insert("confab_env", format!("{:?}", args.confab_env));
     machine.insert("seed_packages", seed_packages);
+    machine.insert("confab_build_seconds", format!("{build_secs:.0}"));
     machine.insert("relay_args", format!("{:?}", args.relay_args));
     let report = Report {
         started_utc,
@@ -194,7 +197,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| repo.join("bench/results"));
     let path = report::write_json(&out, &stamp, &report)?;
     println!(
-        "\nJSON report: {}  ({:.0} s in all)",
+        "\nJSON report: {}  ({:.0} s in all, of which {build_secs:.0} s building Confab)",
         path.display(),
         total.elapsed().as_secs_f64()
     );

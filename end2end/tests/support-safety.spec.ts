@@ -101,7 +101,7 @@ test("a signed-out visitor is sent to sign in, then back to the console", async 
   await expect(ivy.page.getByTestId("console-link")).toBeVisible();
 });
 
-test("a customer without a name is called Customer and told when the agent joins", async ({ people }) => {
+test("a customer without a name is called Customer; support stays out of the agent's DMs", async ({ people }) => {
   const jo = await people.create("jo");
   addAccount(jo.name);
   const anon = await people.create("anon");
@@ -114,4 +114,14 @@ test("a customer without a name is called Customer and told when the agent joins
   await expect(jo.page.getByTestId("chat-peer")).toHaveText("Customer");
   await jo.page.getByTestId("claim").click();
   await expect(banner(anon)).toHaveText(`${jo.name} joined the conversation`);
+
+  // Support traffic also reaches the agent's direct-message socket; it stays out of the DMs.
+  await jo.page.getByTestId("messages-link").click();
+  await jo.expectInApp();
+  await anon.page.getByTestId("composer").fill("still typing");
+  await anon.send("are you still there?");
+  await expect(anon.status("are you still there?")).toHaveText("sent");
+  await jo.page.waitForTimeout(500);
+  await expect(jo.page.getByTestId("conv-item")).toHaveCount(0);
+  await expect(jo.page.getByTestId("conv-list")).toContainText("No conversations yet");
 });

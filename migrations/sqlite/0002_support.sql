@@ -16,6 +16,12 @@ CREATE TABLE support_conversations (
 CREATE INDEX support_by_status ON support_conversations (status, updated_at);
 CREATE INDEX support_by_assignee ON support_conversations (assignee, status);
 
+-- An agent's own choice to take automatic assignments or not; no row means available.
+CREATE TABLE agent_availability (
+    username  TEXT PRIMARY KEY NOT NULL REFERENCES users (username),
+    available INTEGER NOT NULL
+);
+
 -- author: 'customer' for the customer's messages, the agent's username for agents'. Resends
 -- are recognised per sender: (role, author) together, so an agent named "customer" is no clash.
 CREATE TABLE support_messages (

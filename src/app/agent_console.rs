@@ -138,12 +138,13 @@ impl Console {
                 m.apply_accepted(&conversation, &client_msg_id, &id, seq, &sent_at)
             }),
             ServerFrame::Receipt {
-                peer,
+                conversation_id: Some(peer),
                 kind: ReceiptKind::Read,
                 up_to_seq,
-            } if self
-                .model
-                .with_untracked(|m| m.queue.contains_key(&peer) || m.threads.contains_key(&peer)) =>
+                ..
+            } if self.model.with_untracked(|m| {
+                m.queue.contains_key(&peer) || m.threads.contains_key(&peer)
+            }) =>
             {
                 self.model.update(|m| m.apply_receipt(&peer, up_to_seq))
             }
@@ -187,7 +188,10 @@ impl Console {
         };
         if let Some(frame) = frame {
             if !socket::send(&frame) {
-                self.notify(id, "Not connected — try again once the console is back online.");
+                self.notify(
+                    id,
+                    "Not connected — try again once the console is back online.",
+                );
             }
         }
     }

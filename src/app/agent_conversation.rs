@@ -51,9 +51,9 @@ pub fn SupportPane(id: String) -> impl IntoView {
         })
     });
     let waiting_since = Memo::new(move |_| {
-        console.model.with(|m| {
-            id.with_value(|i| m.queue.get(i).and_then(|e| e.waiting_since.clone()))
-        })
+        console
+            .model
+            .with(|m| id.with_value(|i| m.queue.get(i).and_then(|e| e.waiting_since.clone())))
     });
     let status_text = move || {
         let (status, assignee) = state.get();
@@ -69,13 +69,18 @@ pub fn SupportPane(id: String) -> impl IntoView {
             },
         }
     };
-    let mine = move || state.with(|(s, a)| *s == SupportStatus::Assigned && console.is_me(a.as_deref()));
+    let mine =
+        move || state.with(|(s, a)| *s == SupportStatus::Assigned && console.is_me(a.as_deref()));
     let held_by_other = move || {
-        state.with(|(s, a)| *s == SupportStatus::Assigned && a.is_some() && !console.is_me(a.as_deref()))
+        state.with(|(s, a)| {
+            *s == SupportStatus::Assigned && a.is_some() && !console.is_me(a.as_deref())
+        })
     };
     let typing = move || {
         let now = console.now.get();
-        console.model.with(|m| id.with_value(|i| m.is_typing(i, now)))
+        console
+            .model
+            .with(|m| id.with_value(|i| m.is_typing(i, now)))
     };
     let notices = Signal::derive(move || {
         console
@@ -204,7 +209,8 @@ fn Reply(id: String) -> impl IntoView {
             None => "Reply".to_owned(),
         }
     };
-    let on_send = Callback::new(move |body: String| id.with_value(|i| console.send_message(i, &body)));
+    let on_send =
+        Callback::new(move |body: String| id.with_value(|i| console.send_message(i, &body)));
     let on_typing = Callback::new(move |()| id.with_value(|i| console.typing(i)));
     let on_draft = Callback::new(move |value: String| {
         console.drafts.update(|d| {

@@ -55,9 +55,7 @@ impl Filter {
         let status = SupportStatus::parse(&e.status);
         match self {
             Filter::Waiting => status == SupportStatus::Open && e.assignee.is_none(),
-            Filter::Mine => {
-                status != SupportStatus::Resolved && e.assignee.as_deref() == Some(me)
-            }
+            Filter::Mine => status != SupportStatus::Resolved && e.assignee.as_deref() == Some(me),
             Filter::AllOpen => status != SupportStatus::Resolved,
             Filter::Resolved => status == SupportStatus::Resolved,
         }
@@ -341,7 +339,12 @@ impl AgentModel {
 
     /// How many conversations each tab of [`Filter::ALL`] holds.
     pub fn counts(&self) -> [usize; 4] {
-        Filter::ALL.map(|f| self.queue.values().filter(|e| f.matches(e, &self.me)).count())
+        Filter::ALL.map(|f| {
+            self.queue
+                .values()
+                .filter(|e| f.matches(e, &self.me))
+                .count()
+        })
     }
 
     /// Agents this console has seen (assignees and me), for the transfer field's suggestions.
@@ -370,9 +373,7 @@ impl AgentModel {
 /// When a conversation last moved: its newest message's time (RFC 3339 strings from the server
 /// sort by time).
 fn activity(e: &QueueEntry) -> &str {
-    e.last_message
-        .as_ref()
-        .map_or("", |m| m.sent_at.as_str())
+    e.last_message.as_ref().map_or("", |m| m.sent_at.as_str())
 }
 
 #[cfg(test)]

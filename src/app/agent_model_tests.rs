@@ -46,7 +46,11 @@ fn deltas_merge_by_conversation_id_and_filters_split_the_queue() {
         entry("bobs", "assigned", Some("bob"), 4),
         entry("done", "resolved", Some("ann"), 5),
     ]);
-    assert_eq!(ids(&m.rows(Filter::Waiting, 0.0)), ["w1", "w2"], "oldest first");
+    assert_eq!(
+        ids(&m.rows(Filter::Waiting, 0.0)),
+        ["w1", "w2"],
+        "oldest first"
+    );
     assert_eq!(ids(&m.rows(Filter::Mine, 0.0)), ["mine"]);
     assert_eq!(m.rows(Filter::AllOpen, 0.0).len(), 4);
     assert_eq!(ids(&m.rows(Filter::Resolved, 0.0)), ["done"]);
@@ -64,11 +68,20 @@ fn previews_name_the_agent_who_wrote() {
     let mut m = AgentModel::new("ann");
     m.apply_queue(vec![entry("c", "assigned", Some("ann"), 0)]);
     m.apply_message(message("c", FromRole::Customer, "Quinn", 1, "help", "q1"));
-    assert_eq!(m.rows(Filter::Mine, 0.0)[0].preview.as_deref(), Some("help"));
+    assert_eq!(
+        m.rows(Filter::Mine, 0.0)[0].preview.as_deref(),
+        Some("help")
+    );
     m.apply_message(message("c", FromRole::Agent, "ann", 2, "sure", "a1"));
-    assert_eq!(m.rows(Filter::Mine, 0.0)[0].preview.as_deref(), Some("You: sure"));
+    assert_eq!(
+        m.rows(Filter::Mine, 0.0)[0].preview.as_deref(),
+        Some("You: sure")
+    );
     m.apply_message(message("c", FromRole::Agent, "bob", 3, "me too", "b1"));
-    assert_eq!(m.rows(Filter::Mine, 0.0)[0].preview.as_deref(), Some("bob: me too"));
+    assert_eq!(
+        m.rows(Filter::Mine, 0.0)[0].preview.as_deref(),
+        Some("bob: me too")
+    );
 }
 
 #[test]
@@ -121,7 +134,12 @@ fn a_refused_reply_is_marked_and_other_errors_go_to_the_last_action() {
     m.apply_history("a", vec![], false);
     m.apply_history("b", vec![], false);
     m.thread_mut("a").unwrap().queue_send("x1", "hello");
-    m.apply_error(ErrorCode::Forbidden, "bob is handling this", Some("x1"), 0.0);
+    m.apply_error(
+        ErrorCode::Forbidden,
+        "bob is handling this",
+        Some("x1"),
+        0.0,
+    );
     let rows = m.thread("a").unwrap().rows();
     assert_eq!(rows[0].status, Some(MsgStatus::Failed));
     assert_eq!(m.notices.for_peer(Some("a")).len(), 1);
@@ -135,7 +153,11 @@ fn a_refused_reply_is_marked_and_other_errors_go_to_the_last_action() {
     let notices = m.notices.for_peer(Some("b"));
     assert_eq!(notices.len(), 1);
     assert!(notices[0].text.contains("nobody"));
-    assert_eq!(m.notices.for_peer(Some("a")).len(), 1, "a's notice stays a's");
+    assert_eq!(
+        m.notices.for_peer(Some("a")).len(),
+        1,
+        "a's notice stays a's"
+    );
 }
 
 #[test]

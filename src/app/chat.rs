@@ -121,6 +121,7 @@ impl Chat {
                 peer,
                 kind,
                 up_to_seq,
+                conversation_id: None,
             } if self.model.with_untracked(|m| m.conv(&peer).is_some()) => self
                 .model
                 .update(|m| m.apply_receipt(&peer, kind, up_to_seq)),

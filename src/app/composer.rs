@@ -27,7 +27,8 @@ pub fn Composer(peer: String) -> impl IntoView {
     let initial = chat
         .drafts
         .with_untracked(|d| peer.with_value(|p| d.get(p).cloned().unwrap_or_default()));
-    let on_send = Callback::new(move |body: String| peer.with_value(|p| chat.send_message(p, &body)));
+    let on_send =
+        Callback::new(move |body: String| peer.with_value(|p| chat.send_message(p, &body)));
     let on_typing = Callback::new(move |()| peer.with_value(|p| chat.typing(p)));
     let on_draft = Callback::new(move |value: String| {
         chat.drafts.update(|d| {

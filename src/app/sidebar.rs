@@ -16,7 +16,10 @@ pub fn Sidebar(on_sign_out: Callback<()>) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let username = move || chat.me.with(|m| m.as_ref().map(|m| m.username.clone()));
     let conn_label = move || chat.conn.get().label();
-    let is_agent = move || chat.me.with(|m| m.as_ref().is_some_and(|m| m.role.is_agent()));
+    let is_agent = move || {
+        chat.me
+            .with(|m| m.as_ref().is_some_and(|m| m.role.is_agent()))
+    };
 
     view! {
         <aside class="sidebar" data-testid="sidebar">

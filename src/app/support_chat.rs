@@ -190,11 +190,9 @@ impl SupportChat {
             ServerFrame::Status {
                 status, assignee, ..
             } => self.thread.update(|t| t.apply_status(&status, assignee)),
-            ServerFrame::Message(m) => {
-                self.thread.update(|t| {
-                    t.apply_message(m);
-                })
-            }
+            ServerFrame::Message(m) => self.thread.update(|t| {
+                t.apply_message(m);
+            }),
             ServerFrame::Accepted {
                 client_msg_id,
                 id,

@@ -149,15 +149,24 @@ fn Welcome() -> impl IntoView {
 }
 
 /// Where the conversation stands, for the banner: (key for `data-status`, words).
-fn standing(status: SupportStatus, assignee: Option<&str>, has_messages: bool) -> (&'static str, String) {
+fn standing(
+    status: SupportStatus,
+    assignee: Option<&str>,
+    has_messages: bool,
+) -> (&'static str, String) {
     match (status, assignee) {
         (SupportStatus::Resolved, _) => (
             "resolved",
             "This conversation was resolved. Write again if you need anything else.".to_owned(),
         ),
-        (SupportStatus::Assigned, Some(agent)) => ("assigned", format!("{agent} joined the conversation")),
+        (SupportStatus::Assigned, Some(agent)) => {
+            ("assigned", format!("{agent} joined the conversation"))
+        }
         _ if has_messages => ("waiting", "Waiting for an agent…".to_owned()),
-        _ => ("new", "Send us a message and an agent will join you shortly.".to_owned()),
+        _ => (
+            "new",
+            "Send us a message and an agent will join you shortly.".to_owned(),
+        ),
     }
 }
 
@@ -181,7 +190,10 @@ fn CustomerChat() -> impl IntoView {
     };
     let feed = ListFeed {
         rows: Signal::derive(move || chat.thread.with(|t| t.rows())),
-        paging: Signal::derive(move || chat.thread.with(|t| (t.history, t.has_more, t.loading_older))),
+        paging: Signal::derive(move || {
+            chat.thread
+                .with(|t| (t.history, t.has_more, t.loading_older))
+        }),
         load_older: Callback::new(move |()| chat.load_older()),
         retry: Callback::new(move |id: String| chat.retry(&id)),
         discard: Callback::new(move |id: String| chat.discard(&id)),
@@ -257,7 +269,13 @@ mod tests {
         assert_eq!(standing(SupportStatus::Open, None, false).0, "new");
         assert_eq!(standing(SupportStatus::Open, None, true).0, "waiting");
         let (key, text) = standing(SupportStatus::Assigned, Some("ann"), true);
-        assert_eq!((key, text.as_str()), ("assigned", "ann joined the conversation"));
-        assert_eq!(standing(SupportStatus::Resolved, Some("ann"), true).0, "resolved");
+        assert_eq!(
+            (key, text.as_str()),
+            ("assigned", "ann joined the conversation")
+        );
+        assert_eq!(
+            standing(SupportStatus::Resolved, Some("ann"), true).0,
+            "resolved"
+        );
     }
 }

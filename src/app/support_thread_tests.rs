@@ -2,6 +2,7 @@
 //! statuses from `accepted` and read receipts, and what a reconnect sends — on both sides.
 
 use super::*;
+use crate::protocol::QueueEntry;
 
 fn msg(role: FromRole, from: &str, seq: u64, body: &str, cid: &str) -> Message {
     Message {
@@ -156,7 +157,10 @@ fn a_colleagues_message_with_my_client_msg_id_does_not_settle_my_pending_send() 
 fn resume_syncs_after_the_newest_seq_and_resends_unacknowledged_sends() {
     let mut t = SupportThread::new(Side::Customer, "", "conv1");
     assert_eq!(t.resume_frames(), vec![], "nothing held, nothing to ask");
-    t.apply_history(vec![customer_msg(4, "a", "c4"), agent_msg("ann", 5, "b", "a5")], true);
+    t.apply_history(
+        vec![customer_msg(4, "a", "c4"), agent_msg("ann", 5, "b", "a5")],
+        true,
+    );
     t.queue_send("c6", "waiting");
     t.queue_send("c7", "refused");
     t.fail("c7", "too many frames");
@@ -181,9 +185,15 @@ fn resume_syncs_after_the_newest_seq_and_resends_unacknowledged_sends() {
 #[test]
 fn a_reconnect_page_does_not_forget_older_pages() {
     let mut t = SupportThread::new(Side::Customer, "", "conv1");
-    t.apply_history(vec![customer_msg(1, "a", "c1"), customer_msg(2, "b", "c2")], false);
+    t.apply_history(
+        vec![customer_msg(1, "a", "c1"), customer_msg(2, "b", "c2")],
+        false,
+    );
     // The new socket's first page is the newest 50 (here: seq 2..3, "has more").
-    t.apply_history(vec![customer_msg(2, "b", "c2"), customer_msg(3, "c", "c3")], true);
+    t.apply_history(
+        vec![customer_msg(2, "b", "c2"), customer_msg(3, "c", "c3")],
+        true,
+    );
     assert!(!t.has_more, "seq 1 is already loaded");
     assert_eq!(t.oldest_seq(), Some(1));
 }

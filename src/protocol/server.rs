@@ -109,11 +109,14 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sent_at: Option<String>,
     },
-    /// `peer` has received (or read) this user's messages up to `up_to_seq`.
+    /// `peer` has received (or read) this user's messages up to `up_to_seq`. For support the
+    /// receipt names the conversation (`conversation_id`, and `peer` holds the same id).
     Receipt {
         peer: String,
         kind: ReceiptKind,
         up_to_seq: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation_id: Option<String>,
     },
     Presence {
         user: String,
@@ -243,6 +246,7 @@ mod tests {
                 peer: "bob".into(),
                 kind: ReceiptKind::Read,
                 up_to_seq: 3,
+                conversation_id: None,
             },
             ServerFrame::Presence {
                 user: "bob".into(),
@@ -288,6 +292,7 @@ mod tests {
                 peer: "b".into(),
                 kind: ReceiptKind::Delivered,
                 up_to_seq: 1,
+                conversation_id: None,
             }
             .to_json(),
         )

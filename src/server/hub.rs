@@ -167,10 +167,9 @@ impl Hub {
         self.agents.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Marks `agent` online (available by default, unless they said otherwise earlier in
-    /// this stay online).
-    pub fn agent_online(&self, agent: &str) {
-        self.agents().entry(agent.to_owned()).or_insert(true);
+    /// Marks `agent` online with their saved availability.
+    pub fn agent_online(&self, agent: &str, available: bool) {
+        self.agents().insert(agent.to_owned(), available);
     }
 
     pub fn set_available(&self, agent: &str, available: bool) {

@@ -252,6 +252,7 @@ impl WriterTask {
                         peer: reader.to_owned(),
                         kind,
                         up_to_seq: seq,
+                        conversation_id: None,
                     };
                     self.hub
                         .send_to_user(peer, &Outbound::Frame(receipt.to_json().into()));

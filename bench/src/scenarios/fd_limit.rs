@@ -27,6 +27,9 @@ pub struct FdLimitResult {
     pub first_error: Option<String>,
     pub alive_during: bool,
     pub held_served: bool,
+    /// Time for 5 messages to cross the pair held from before the limit was reached.
+    pub held_served_ms: Option<f64>,
+    pub probe_error: Option<String>,
     pub idle_held_before: u64,
     pub idle_held_after: u64,
     pub alive_after: bool,
@@ -42,7 +45,7 @@ pub struct FdLimitResult {
     pub summary: String,
 }
 
-/// A pair of sockets opened before the idle load: `(sender, receiver, names)`.
+/// A pair of sockets opened before the extra connections: `(sender, receiver, names)`.
 pub struct Probe {
     pub tx: Ws,
     pub rx: Ws,
@@ -92,7 +95,10 @@ pub async fn run(
     }
     pb.set_message("at the fd limit: checking held sockets");
     let alive_during = server.alive();
-    let held_served = exchange(target, probe, 5, Duration::from_secs(5)).await;
+    let probe_result = exchange(target, probe, 5, Duration::from_secs(15)).await;
+    let held_served = probe_result.is_ok();
+    let held_served_ms = probe_result.as_ref().ok().copied();
+    let probe_error = probe_result.err();
     let idle_held_before = idle_held;
     let idle_held_after = children.status().await.unwrap_or(0);
     drop(extras);
@@ -116,7 +122,10 @@ pub async fn run(
         "{} ({attempts} tries at {fds}/{nofile} fds: {}; held served: {}; idle kept {}/{}; alive: {}; accepts after: {})",
         if clean { "clean" } else if keeps_serving { "keeps serving, but extra connections hang" } else { "NOT serving" },
         outcomes.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "),
-        yes(held_served),
+        held_served_ms.map_or_else(
+            || format!("no ({})", probe_error.as_deref().unwrap_or("?")),
+            |ms| format!("yes, {ms:.0} ms for 5 msgs")
+        ),
         idle_held_after,
         idle_held_before,
         yes(alive_during && alive_after),
@@ -131,6 +140,8 @@ pub async fn run(
         first_error,
         alive_during,
         held_served,
+        held_served_ms,
+        probe_error,
         idle_held_before,
         idle_held_after,
         alive_after,
@@ -177,9 +188,15 @@ async fn attempt(
     }
 }
 
-/// Sends `n` messages over the probe pair; true when all arrive in time.
-pub async fn exchange(target: &Target, probe: &mut Probe, n: usize, limit: Duration) -> bool {
+/// Sends `n` messages over the probe pair; the time until all arrived, or why not.
+pub async fn exchange(
+    target: &Target,
+    probe: &mut Probe,
+    n: usize,
+    limit: Duration,
+) -> Result<f64, String> {
     let tag = format!("probe{}", now_ns());
+    let started = Instant::now();
     let run = async {
         for i in 0..n {
             let text = target.send_frame(
@@ -188,13 +205,18 @@ pub async fn exchange(target: &Target, probe: &mut Probe, n: usize, limit: Durat
                 &body(&tag, now_ns()),
                 now_ns() + i as u64,
             );
-            probe.tx.send(Message::Text(text.into())).await.ok()?;
+            probe
+                .tx
+                .send(Message::Text(text.into()))
+                .await
+                .map_err(|e| format!("send: {e}"))?;
         }
         let mut got = 0;
         while got < n {
             tokio::select! {
                 frame = probe.rx.next() => {
-                    let Message::Text(text) = frame?.ok()? else { continue };
+                    let frame = frame.ok_or("receiver closed")?.map_err(|e| format!("receiver: {e}"))?;
+                    let Message::Text(text) = frame else { continue };
                     if let Incoming::Message { from, body } = parse(text.as_str()) {
                         if from == probe.sender.as_str() && sent_ns(&tag, &body).is_some() {
                             got += 1;
@@ -202,12 +224,17 @@ pub async fn exchange(target: &Target, probe: &mut Probe, n: usize, limit: Durat
                     }
                 }
                 // Keep the sender's own frames (accepted, copies) flowing.
-                frame = probe.tx.next() => { frame?.ok()?; }
+                frame = probe.tx.next() => {
+                    frame.ok_or("sender closed")?.map_err(|e| format!("sender: {e}"))?;
+                }
             }
         }
-        Some(())
+        Ok(started.elapsed().as_secs_f64() * 1000.0)
     };
-    matches!(tokio::time::timeout(limit, run).await, Ok(Some(())))
+    match tokio::time::timeout(limit, run).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("not all {n} messages arrived within {limit:?}")),
+    }
 }
 
 /// A fresh connection succeeds once the extra load is gone.

@@ -328,6 +328,27 @@ impl SupportStore for SqliteStore {
         Ok(rows.iter().map(conversation_from_row).collect())
     }
 
+    async fn agent_available(&self, agent: &str) -> StoreResult<bool> {
+        let stored: Option<bool> =
+            sqlx::query_scalar("SELECT available FROM agent_availability WHERE username = ?")
+                .bind(agent)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(stored.unwrap_or(true))
+    }
+
+    async fn set_agent_available(&self, agent: &str, available: bool) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO agent_availability (username, available) VALUES (?, ?) \
+             ON CONFLICT (username) DO UPDATE SET available = excluded.available",
+        )
+        .bind(agent)
+        .bind(available)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     async fn assigned_counts(&self) -> StoreResult<Vec<(String, u64)>> {
         let rows = sqlx::query(
             "SELECT assignee, COUNT(*) AS n FROM support_conversations \

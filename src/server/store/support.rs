@@ -138,6 +138,9 @@ pub trait SupportStore: Send + Sync {
     /// Every conversation with at least one message that is not resolved, plus the
     /// `resolved_limit` most recently resolved; most recently active first.
     async fn support_queue(&self, resolved_limit: u32) -> StoreResult<Vec<SupportConversation>>;
+    /// Whether the agent takes automatic assignments (true unless they said otherwise).
+    async fn agent_available(&self, agent: &str) -> StoreResult<bool>;
+    async fn set_agent_available(&self, agent: &str, available: bool) -> StoreResult<()>;
     /// Open assigned conversations per agent, for least-busy assignment.
     async fn assigned_counts(&self) -> StoreResult<Vec<(String, u64)>>;
     async fn support_messages_after(

@@ -175,6 +175,7 @@ pub fn after_support_read(hub: &Hub, op: &WriteOp, advanced_to: Option<u64>) {
             peer: conversation_id.clone(),
             kind: ReceiptKind::Read,
             up_to_seq,
+            conversation_id: Some(conversation_id.clone()),
         }
         .to_json()
         .into(),

@@ -212,7 +212,9 @@ where
     let state = conn.state.clone();
     let me = user.username.clone();
     if user.role.is_agent() {
-        state.hub.agent_online(&me);
+        // "Away" is remembered across reconnects: a reload must not hand out conversations.
+        let available = state.store.agent_available(&me).await.unwrap_or(true);
+        state.hub.agent_online(&me, available);
         super::commands::agent::take_waiting(&state, &me).await;
     }
     let rows = state.store.conversations(&me).await.map_err(|e| {

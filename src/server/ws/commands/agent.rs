@@ -17,6 +17,15 @@ pub async fn dispatch(conn: &mut Connection, agent: &CurrentUser, frame: ClientF
     match frame {
         ClientFrame::Queue => queue(conn).await,
         ClientFrame::Availability { available } => {
+            if let Err(e) = conn
+                .state
+                .store
+                .set_agent_available(&agent.username, available)
+                .await
+            {
+                tracing::error!(error = %e, "cannot save availability");
+                return Reply::error(ErrorCode::Internal, "availability could not be saved");
+            }
             conn.state.hub.set_available(&agent.username, available);
             if available {
                 take_waiting(&conn.state, &agent.username).await;
