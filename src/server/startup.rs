@@ -9,6 +9,7 @@ use crate::server::writer::Writer;
 use crate::server::{auth, store, support, ws};
 use anyhow::Context;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -63,6 +64,12 @@ impl RunningApp {
         let (state, writer_task) = build_state(settings, addr).await?;
         let router = app(state.clone());
         let shutdown = state.shutdown.clone();
+        // Small chat frames must not wait for Nagle's algorithm (a 40 ms delayed-ACK stall).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let server = tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown.cancelled_owned())

@@ -6,6 +6,7 @@
 //! one transaction (group commit). Reads may run concurrently from any task.
 
 mod sqlite;
+mod sqlite_accounts;
 mod sqlite_support;
 pub mod support;
 
@@ -175,13 +176,9 @@ pub enum WriteOutcome {
     },
 }
 
+/// Accounts and sessions.
 #[async_trait]
-pub trait Store: SupportStore + Send + Sync + 'static {
-    /// Cheap round trip, for `/readyz`.
-    async fn ping(&self) -> StoreResult<()>;
-    /// Flushes and closes connections.
-    async fn close(&self);
-
+pub trait AccountStore: Send + Sync {
     async fn create_user(&self, username: &str, password_hash: &str, role: Role)
         -> StoreResult<()>;
     async fn find_user(&self, username: &str) -> StoreResult<Option<UserRecord>>;
@@ -195,6 +192,14 @@ pub trait Store: SupportStore + Send + Sync + 'static {
     ) -> StoreResult<()>;
     async fn find_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
     async fn revoke_session(&self, token_hash: &str) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait Store: AccountStore + SupportStore + Send + Sync + 'static {
+    /// Cheap round trip, for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Flushes and closes connections.
+    async fn close(&self);
 
     /// Applies the ops in order in one transaction; one outcome per op. If the transaction
     /// fails, nothing of it is applied.

@@ -8,14 +8,13 @@
 //! written per peer, and queued copies at or below it are dropped.
 
 use super::commands::{self, Reply};
+use super::greeting;
 use crate::protocol::limits::{close, MAX_FRAME_BYTES};
-use crate::protocol::{ClientFrame, ConversationSummary, ErrorCode, ServerFrame};
+use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::server::auth::CurrentUser;
 use crate::server::diagnostics::Metrics;
 use crate::server::hub::{customer_key, CloseReason, Outbound, Registration};
 use crate::server::state::AppState;
-use crate::server::store::WriteOp;
-use crate::server::support::fanout::status_frame;
 use axum::extract::ws::{CloseFrame, Message};
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
@@ -30,8 +29,6 @@ use std::time::{Duration, Instant};
 const MAX_IN_FLIGHT: usize = 256;
 /// A write the client does not take within this long means it has stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Offline messages read from the store per round trip.
-const REPLAY_CHUNK: u32 = 500;
 
 const SHUTTING_DOWN: CloseReason = CloseReason {
     code: close::GOING_AWAY,
@@ -103,7 +100,7 @@ pub struct Connection {
 }
 
 /// Why the loop ended.
-enum End {
+pub(super) enum End {
     Close(CloseReason),
     /// The client went away (or the transport failed): nothing left to send.
     Gone,
@@ -131,7 +128,7 @@ where
     let socket_id = registration.id;
     let is_user = matches!(who, Who::User(_));
     if registration.first && is_user {
-        announce_presence(&state, &key, true).await;
+        greeting::announce_presence(&state, &key, true).await;
     }
     let mut conn = Connection {
         state: state.clone(),
@@ -139,8 +136,8 @@ where
         sent: HashMap::new(),
     };
     let started = match &who {
-        Who::User(user) => start_user(&mut conn, user, &mut sink).await,
-        Who::Customer(customer) => start_customer(&mut conn, customer, &mut sink).await,
+        Who::User(user) => greeting::start_user(&mut conn, user, &mut sink).await,
+        Who::Customer(customer) => greeting::start_customer(&mut conn, customer, &mut sink).await,
     };
     let end = match started {
         Ok(()) => serve(&mut conn, &mut sink, &mut stream, registration).await,
@@ -151,7 +148,7 @@ where
     }
     let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
     if state.hub.unregister(&key, socket_id) && is_user {
-        announce_presence(&state, &key, false).await;
+        greeting::announce_presence(&state, &key, false).await;
     }
     tracing::debug!(who = %key, socket = socket_id, "socket closed");
 }
@@ -161,111 +158,6 @@ fn close_message(reason: &CloseReason) -> Message {
         code: reason.code,
         reason: reason.reason.into(),
     }))
-}
-
-/// A customer first gets the newest page of their conversation and its status.
-async fn start_customer<S>(
-    conn: &mut Connection,
-    customer: &Customer,
-    sink: &mut S,
-) -> Result<(), End>
-where
-    S: Sink<Message> + Unpin + Send,
-{
-    let state = conn.state.clone();
-    let id = &customer.conversation_id;
-    let limit = crate::protocol::limits::DEFAULT_HISTORY_LIMIT;
-    let (page, conversation) = match (
-        state.store.support_messages_before(id, None, limit).await,
-        state.store.support_by_id(id).await,
-    ) {
-        (Ok(page), Ok(Some(conversation))) => (page, conversation),
-        _ => {
-            return Err(End::Close(CloseReason {
-                code: 1011,
-                reason: "internal error",
-            }))
-        }
-    };
-    let (messages, has_more) = page;
-    if let Some(last) = messages.last() {
-        conn.sent.insert(customer_key(id), last.seq);
-    }
-    let history = ServerFrame::HistoryPage {
-        peer: None,
-        conversation_id: Some(id.clone()),
-        messages: messages
-            .iter()
-            .map(|m| m.to_wire(&conversation.customer_name))
-            .collect(),
-        has_more,
-    };
-    write(sink, &history.to_json()).await?;
-    write(sink, &status_frame(&conversation).to_json()).await
-}
-
-/// `hello`, then every message that waited for this user.
-async fn start_user<S>(conn: &mut Connection, user: &CurrentUser, sink: &mut S) -> Result<(), End>
-where
-    S: Sink<Message> + Unpin + Send,
-{
-    let state = conn.state.clone();
-    let me = user.username.clone();
-    if user.role.is_agent() {
-        // "Away" is remembered across reconnects: a reload must not hand out conversations.
-        let available = state.store.agent_available(&me).await.unwrap_or(true);
-        state.hub.agent_online(&me, available);
-        super::commands::agent::take_waiting(&state, &me).await;
-    }
-    let rows = state.store.conversations(&me).await.map_err(|e| {
-        tracing::error!(error = %e, "cannot load conversations");
-        End::Close(CloseReason {
-            code: 1011,
-            reason: "internal error",
-        })
-    })?;
-    let conversations = rows
-        .into_iter()
-        .map(|row| ConversationSummary {
-            online: state.hub.is_online(&row.peer),
-            last_message: row.last_message.map(|m| m.to_wire(&me)),
-            peer: row.peer,
-            last_seq: row.last_seq,
-            unread: row.unread,
-            peer_delivered_seq: row.peer_delivered_seq,
-            peer_read_seq: row.peer_read_seq,
-        })
-        .collect();
-    let hello = ServerFrame::Hello {
-        user: me.clone(),
-        conversations,
-        role: Some(user.role.as_str().to_owned()),
-    };
-    write(sink, &hello.to_json()).await?;
-    loop {
-        let pending = match state.store.pending_for(&me, REPLAY_CHUNK).await {
-            Ok(p) if p.is_empty() => return Ok(()),
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot load offline messages");
-                return Ok(());
-            }
-        };
-        let mut delivered: HashMap<String, u64> = HashMap::new();
-        for message in &pending {
-            write_message(conn, sink, &message.to_wire(&me)).await?;
-            delivered.insert(message.sender.clone(), message.seq);
-        }
-        // All conversations' watermarks in one commit; awaited, so the next read sees them.
-        let marks = delivered.into_iter().map(|(peer, up_to_seq)| {
-            state.writer.submit(WriteOp::MarkDelivered {
-                reader: me.clone(),
-                peer,
-                up_to_seq,
-            })
-        });
-        futures::future::join_all(marks).await;
-    }
 }
 
 async fn serve<S, R>(
@@ -420,7 +312,7 @@ where
 }
 
 /// Writes a message frame, noting its seq so queued copies are not written again.
-async fn write_message<S>(
+pub(super) async fn write_message<S>(
     conn: &mut Connection,
     sink: &mut S,
     message: &crate::protocol::Message,
@@ -460,7 +352,7 @@ where
     }
 }
 
-async fn write<S>(sink: &mut S, json: &str) -> Result<(), End>
+pub(super) async fn write<S>(sink: &mut S, json: &str) -> Result<(), End>
 where
     S: Sink<Message> + Unpin + Send,
 {
@@ -474,27 +366,5 @@ where
     match tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) | Err(_) => Err(End::Gone),
-    }
-}
-
-/// Tells online users who share a conversation with `user` that they came or went.
-async fn announce_presence(state: &AppState, user: &str, online: bool) {
-    let peers = match state.store.peers_of(user).await {
-        Ok(peers) => peers,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot load peers for presence");
-            return;
-        }
-    };
-    let frame = Outbound::Frame(
-        ServerFrame::Presence {
-            user: user.to_owned(),
-            online,
-        }
-        .to_json()
-        .into(),
-    );
-    for peer in peers {
-        state.hub.send_to_user(&peer, &frame);
     }
 }

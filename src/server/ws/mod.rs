@@ -2,13 +2,16 @@
 //!
 //! # Layout
 //! - this file: the upgrade — session, origin and socket-cap checks happen before it.
-//! - [`connection`]: the socket loop (hello, offline replay, frames in and out, ping, close).
+//! - [`connection`]: the socket loop (frames in and out, ping, close).
+//! - `greeting`: a socket's first frames (hello and offline replay; a customer's history) and
+//!   presence announcements.
 //! - [`commands`]: one file per client frame type.
 
 pub mod commands;
 pub mod connection;
 #[cfg(test)]
 mod connection_tests;
+mod greeting;
 
 use crate::protocol::limits::MAX_FRAME_BYTES;
 use crate::server::auth::CurrentUser;
@@ -39,11 +42,15 @@ pub async fn upgrade(
 }
 
 /// The transport's own size limit is a backstop at twice the contract's limit; frames between
-/// the two are refused by the socket loop itself with a clean 1009 close.
+/// the two are refused by the socket loop itself with a clean 1009 close. The read buffer is
+/// small: the default (128 KiB, zero-filled) would dominate the memory of an idle socket.
 pub fn with_frame_limits(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(MAX_FRAME_BYTES * 2)
         .max_frame_size(MAX_FRAME_BYTES * 2)
+        .read_buffer_size(READ_BUFFER_BYTES)
 }
+
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// A browser always sends `Origin` on a WebSocket handshake; it must be this site's (or one
 /// configured). Non-browser clients that send none are allowed: they cannot ride a user's cookie.
