@@ -12,7 +12,7 @@
 use super::agent_model::{AgentModel, Filter};
 use super::chat::{TYPING_EVERY_MS, TYPING_SHOWS_MS};
 use super::notice::NoticeKind;
-use super::socket::{self, ConnState, Handlers};
+use super::socket::{self, ConnState};
 use super::util::{new_client_msg_id, now_ms, store, stored, Store};
 use crate::protocol::{ClientFrame, Me, MessageBody, ReceiptKind, Role, ServerFrame};
 use leptos::prelude::*;
@@ -87,22 +87,7 @@ impl Console {
         self.available
             .set(stored(Store::Local, AWAY_KEY).as_deref() != Some("1"));
         self.now.set(now_ms());
-        let ended = session_ended.clone();
-        socket::start(Handlers {
-            on_frame: Box::new(move |frame| self.handle(frame)),
-            on_state: Box::new(move |state| self.conn.set(state)),
-            on_session_ended: Box::new(ended),
-            on_connect_failed: Box::new(move || {
-                let ended = session_ended.clone();
-                leptos::task::spawn_local(async move {
-                    if let Ok(None) = super::api::me().await {
-                        socket::stop();
-                        self.conn.set(ConnState::Offline);
-                        ended();
-                    }
-                });
-            }),
-        });
+        socket::start_signed_in(self.conn, move |frame| self.handle(frame), session_ended);
     }
 
     /// Folds one server frame into the state.

@@ -10,7 +10,7 @@
 
 use super::agent_console::Console;
 use super::composer::ComposerBox;
-use super::conversation::NoticeStack;
+use super::conversation::{NoticeStack, TypingLine};
 use super::messages::{ListFeed, MessageView};
 use super::sidebar::Avatar;
 use super::support_thread::SupportStatus;
@@ -157,19 +157,7 @@ pub fn SupportPane(id: String) -> impl IntoView {
                 empty_title="No messages yet."
                 empty_hint="The customer has not written anything."
             />
-            <div class="typing-line" aria-live="polite">
-                <Show when=typing>
-                    <span class="typing" data-testid="typing-indicator">
-                        <span class="dots" aria-hidden="true">
-                            <i></i>
-                            <i></i>
-                            <i></i>
-                        </span>
-                        {move || customer.get()}
-                        " is typing…"
-                    </span>
-                </Show>
-            </div>
+            <TypingLine who=Signal::derive(move || typing().then(|| customer.get()))/>
             <NoticeStack notices on_dismiss=Callback::new(move |n| console.dismiss_notice(n))/>
             {move || {
                 if held_by_other() && !console.is_admin() {

@@ -12,8 +12,8 @@
 use super::agent_console::Console;
 use super::agent_conversation::SupportPane;
 use super::agent_queue::{QueuePanel, TabStrip};
-use super::chat_page::gloo_sleep;
-use super::sidebar::Avatar;
+use super::chat_page::{gloo_sleep, Splash};
+use super::sidebar::{CurrentUser, SignOutButton};
 use super::{api, socket};
 use crate::protocol::Me;
 use leptos::prelude::*;
@@ -134,15 +134,7 @@ pub fn AgentPage() -> impl IntoView {
         <Title text=title/>
         {move || match gate.get() {
             Gate::Checking(error) => {
-                view! {
-                    <div class="center-page" data-testid="splash">
-                        <div class="splash">
-                            <span class="brand-mark" aria-hidden="true">"C"</span>
-                            <p>{error.unwrap_or_else(|| "Loading…".to_owned())}</p>
-                        </div>
-                    </div>
-                }
-                    .into_any()
+                view! { <Splash error=Signal::stored(error)/> }.into_any()
             }
             Gate::NotAgent(me) => view! { <NotAnAgent me/> }.into_any(),
             Gate::Agent => view! { <ConsoleLayout on_sign_out=sign_out/> }.into_any(),
@@ -210,28 +202,10 @@ fn ConsoleLayout(on_sign_out: Callback<()>) -> impl IntoView {
 #[component]
 fn ConsoleHead(on_sign_out: Callback<()>) -> impl IntoView {
     let console = expect_context::<Console>();
-    let username = move || console.me.with(|m| m.as_ref().map(|m| m.username.clone()));
-    let conn_label = move || console.conn.get().label();
     let available = console.available;
     view! {
         <header class="sidebar-head console-head">
-            <div class="me">
-                {move || username().map(|name| view! { <Avatar name/> })}
-                <div class="me-text">
-                    <span class="me-name" data-testid="current-user">
-                        {move || username().unwrap_or_default()}
-                    </span>
-                    <span
-                        class=move || format!("conn conn-{}", conn_label())
-                        data-testid="conn-state"
-                        data-state=conn_label
-                        role="status"
-                    >
-                        <span class="conn-dot" aria-hidden="true"></span>
-                        {conn_label}
-                    </span>
-                </div>
-            </div>
+            <CurrentUser me=console.me conn=console.conn/>
             <div class="console-head-actions">
                 <button
                     class="availability small"
@@ -248,13 +222,7 @@ fn ConsoleHead(on_sign_out: Callback<()>) -> impl IntoView {
                 <a href="/" class="head-link" data-testid="messages-link">
                     "Messages"
                 </a>
-                <button
-                    class="ghost small"
-                    data-testid="sign-out"
-                    on:click=move |_| on_sign_out.run(())
-                >
-                    "Sign out"
-                </button>
+                <SignOutButton on_sign_out/>
             </div>
         </header>
     }

@@ -12,7 +12,7 @@
 
 use super::model::Model;
 use super::notice::NoticeKind;
-use super::socket::{self, ConnState, Handlers};
+use super::socket::{self, ConnState};
 use super::util::{new_client_msg_id, now_ms};
 use crate::protocol::{ClientFrame, Me, MessageBody, ServerFrame};
 use leptos::prelude::*;
@@ -56,22 +56,7 @@ impl Chat {
     pub fn connect(self, me: Me, session_ended: impl Fn() + Clone + 'static) {
         self.model.set(Model::new(&me.username));
         self.me.set(Some(me));
-        let ended = session_ended.clone();
-        socket::start(Handlers {
-            on_frame: Box::new(move |frame| self.handle(frame)),
-            on_state: Box::new(move |state| self.conn.set(state)),
-            on_session_ended: Box::new(ended),
-            on_connect_failed: Box::new(move || {
-                let ended = session_ended.clone();
-                leptos::task::spawn_local(async move {
-                    if let Ok(None) = super::api::me().await {
-                        socket::stop();
-                        self.conn.set(ConnState::Offline);
-                        ended();
-                    }
-                });
-            }),
-        });
+        socket::start_signed_in(self.conn, move |frame| self.handle(frame), session_ended);
     }
 
     /// Folds one server frame into the state.

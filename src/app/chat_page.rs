@@ -108,14 +108,7 @@ pub fn ChatPage() -> impl IntoView {
         <Show
             when=move || chat.me.with(Option::is_some)
             fallback=move || {
-                view! {
-                    <div class="center-page" data-testid="splash">
-                        <div class="splash">
-                            <span class="brand-mark" aria-hidden="true">"C"</span>
-                            <p>{move || boot_error.get().unwrap_or_else(|| "Loading…".to_owned())}</p>
-                        </div>
-                    </div>
-                }
+                view! { <Splash error=boot_error/> }
             }
         >
             <div
@@ -132,6 +125,20 @@ pub fn ChatPage() -> impl IntoView {
                 </section>
             </div>
         </Show>
+    }
+}
+
+/// The placeholder while a page checks who is there (server-rendered, so hydration matches):
+/// "Loading…", or `error` once something went wrong.
+#[component]
+pub fn Splash(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <div class="center-page" data-testid="splash">
+            <div class="splash">
+                <span class="brand-mark" aria-hidden="true">"C"</span>
+                <p>{move || error.get().unwrap_or_else(|| "Loading…".to_owned())}</p>
+            </div>
+        </div>
     }
 }
 

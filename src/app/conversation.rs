@@ -59,24 +59,38 @@ pub fn ConversationView(peer: String) -> impl IntoView {
                 </div>
             </header>
             <MessageList peer=peer.get_value()/>
-            <div class="typing-line" aria-live="polite">
-                <Show when=typing>
-                    <span class="typing" data-testid="typing-indicator">
-                        <span class="dots" aria-hidden="true">
-                            <i></i>
-                            <i></i>
-                            <i></i>
-                        </span>
-                        {peer.get_value()}
-                        " is typing…"
-                    </span>
-                </Show>
-            </div>
+            <TypingLine who=Signal::derive(move || typing().then(|| peer.get_value()))/>
             <NoticeStack
                 notices=Signal::derive(notices)
                 on_dismiss=Callback::new(move |id| chat.dismiss_notice(id))
             />
             <Composer peer=peer.get_value()/>
+        </div>
+    }
+}
+
+/// The line under the messages: "<who> is typing…" while `who` is set, else empty.
+#[component]
+pub fn TypingLine(who: Signal<Option<String>>) -> impl IntoView {
+    let who = Memo::new(move |_| who.get());
+    view! {
+        <div class="typing-line" aria-live="polite">
+            {move || {
+                who.get()
+                    .map(|name| {
+                        view! {
+                            <span class="typing" data-testid="typing-indicator">
+                                <span class="dots" aria-hidden="true">
+                                    <i></i>
+                                    <i></i>
+                                    <i></i>
+                                </span>
+                                {name}
+                                " is typing…"
+                            </span>
+                        }
+                    })
+            }}
         </div>
     }
 }

@@ -8,8 +8,8 @@
 //!
 //! State and I/O: [`model`] / [`thread`] / [`notice`] (plain data, unit-tested), [`chat`] (the
 //! reactive controller), [`socket`] (the reconnecting WebSocket client), [`api`] (HTTP calls)
-//! and [`util`]. The socket only ever starts in the browser, from an effect, so server
-//! rendering needs none of it.
+//! and [`util`]; [`connection_badge`] shows the socket's state. The socket only ever starts in
+//! the browser, from an effect, so server rendering needs none of it.
 //!
 //! Customer support: `/support` ([`support_page`], the customer's chat, with its controller
 //! [`support_chat`]) and `/agent` ([`agent_page`], the agent console: [`agent_queue`] and
@@ -27,6 +27,7 @@ pub mod api;
 pub mod chat;
 pub mod chat_page;
 pub mod composer;
+pub mod connection_badge;
 pub mod conversation;
 pub mod login;
 pub mod messages;

@@ -3,19 +3,47 @@
 //! (peer, online dot, last message preview, unread badge), most recent activity first.
 
 use super::chat::Chat;
+use super::connection_badge::ConnectionBadge;
+use super::socket::ConnState;
 use super::thread::ListItem;
 use super::util::{hue, initial, now_ms};
-use crate::protocol::Username;
+use crate::protocol::{Me, Username};
 use leptos::html;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
+/// Who is signed in (avatar and name) and the connection state, at the top of the sidebar and
+/// of the agent console.
+#[component]
+pub fn CurrentUser(me: RwSignal<Option<Me>>, conn: RwSignal<ConnState>) -> impl IntoView {
+    let username = move || me.with(|m| m.as_ref().map(|m| m.username.clone()));
+    view! {
+        <div class="me">
+            {move || username().map(|name| view! { <Avatar name/> })}
+            <div class="me-text">
+                <span class="me-name" data-testid="current-user">
+                    {move || username().unwrap_or_default()}
+                </span>
+                <ConnectionBadge state=conn/>
+            </div>
+        </div>
+    }
+}
+
+/// The "Sign out" button; `on_sign_out` does the work.
+#[component]
+pub fn SignOutButton(on_sign_out: Callback<()>) -> impl IntoView {
+    view! {
+        <button class="ghost small" data-testid="sign-out" on:click=move |_| on_sign_out.run(())>
+            "Sign out"
+        </button>
+    }
+}
+
 #[component]
 pub fn Sidebar(on_sign_out: Callback<()>) -> impl IntoView {
     let chat = expect_context::<Chat>();
-    let username = move || chat.me.with(|m| m.as_ref().map(|m| m.username.clone()));
-    let conn_label = move || chat.conn.get().label();
     let is_agent = move || {
         chat.me
             .with(|m| m.as_ref().is_some_and(|m| m.role.is_agent()))
@@ -24,30 +52,8 @@ pub fn Sidebar(on_sign_out: Callback<()>) -> impl IntoView {
     view! {
         <aside class="sidebar" data-testid="sidebar">
             <header class="sidebar-head">
-                <div class="me">
-                    {move || username().map(|name| view! { <Avatar name/> })}
-                    <div class="me-text">
-                        <span class="me-name" data-testid="current-user">
-                            {move || username().unwrap_or_default()}
-                        </span>
-                        <span
-                            class=move || format!("conn conn-{}", conn_label())
-                            data-testid="conn-state"
-                            data-state=conn_label
-                            role="status"
-                        >
-                            <span class="conn-dot" aria-hidden="true"></span>
-                            {conn_label}
-                        </span>
-                    </div>
-                </div>
-                <button
-                    class="ghost small"
-                    data-testid="sign-out"
-                    on:click=move |_| on_sign_out.run(())
-                >
-                    "Sign out"
-                </button>
+                <CurrentUser me=chat.me conn=chat.conn/>
+                <SignOutButton on_sign_out/>
             </header>
             <Show when=is_agent>
                 <a href="/agent" class="console-link" data-testid="console-link">

@@ -9,6 +9,7 @@
 //! `/ws/support`). Browser-only; the server build gets no-op stand-ins.
 
 use crate::protocol::{ClientFrame, ServerFrame};
+use leptos::prelude::{RwSignal, Set};
 
 /// What the connection indicator shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,32 @@ pub const SUPPORT_PATH: &str = "/ws/support";
 /// Opens the page's socket to `GET /ws` (closing any previous one).
 pub fn start(handlers: Handlers) {
     start_at(USER_PATH, handlers);
+}
+
+/// Opens `GET /ws` for a signed-in user (the direct-message app, the agent console): frames go
+/// to `on_frame` and the state to `conn`. `session_ended` runs when the server ends the session,
+/// or when a failed attempt turns out to be a lost session (then the socket stops for good).
+pub fn start_signed_in(
+    conn: RwSignal<ConnState>,
+    on_frame: impl Fn(ServerFrame) + 'static,
+    session_ended: impl Fn() + Clone + 'static,
+) {
+    let ended = session_ended.clone();
+    start(Handlers {
+        on_frame: Box::new(on_frame),
+        on_state: Box::new(move |state| conn.set(state)),
+        on_session_ended: Box::new(ended),
+        on_connect_failed: Box::new(move || {
+            let ended = session_ended.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(None) = crate::app::api::me().await {
+                    stop();
+                    conn.set(ConnState::Offline);
+                    ended();
+                }
+            });
+        }),
+    });
 }
 
 #[cfg(feature = "hydrate")]

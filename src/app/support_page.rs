@@ -9,8 +9,10 @@
 //! Everything that needs the browser runs in effects, so the server renders the same
 //! "loading" placeholder the browser starts from and hydration matches.
 
+use super::chat_page::Splash;
 use super::composer::ComposerBox;
-use super::conversation::NoticeStack;
+use super::connection_badge::ConnectionBadge;
+use super::conversation::{NoticeStack, TypingLine};
 use super::messages::{ListFeed, MessageView};
 use super::socket;
 use super::support_chat::{Phase, SupportChat};
@@ -60,15 +62,7 @@ pub fn SupportPage() -> impl IntoView {
         <Title text="Support · Confab"/>
         {move || match screen.get() {
             Screen::Loading => {
-                view! {
-                    <div class="center-page" data-testid="splash">
-                        <div class="splash">
-                            <span class="brand-mark" aria-hidden="true">"C"</span>
-                            <p>{move || chat.start_error.get().unwrap_or_else(|| "Loading…".to_owned())}</p>
-                        </div>
-                    </div>
-                }
-                    .into_any()
+                view! { <Splash error=chat.start_error/> }.into_any()
             }
             Screen::Form => view! { <Welcome/> }.into_any(),
             Screen::Chat => view! { <CustomerChat/> }.into_any(),
@@ -173,7 +167,6 @@ fn standing(
 #[component]
 fn CustomerChat() -> impl IntoView {
     let chat = expect_context::<SupportChat>();
-    let conn_label = move || chat.conn.get().label();
     let banner = Memo::new(move |_| {
         chat.thread
             .with(|t| standing(t.status, t.assignee.as_deref(), t.has_messages()))
@@ -211,15 +204,7 @@ fn CustomerChat() -> impl IntoView {
                         <h1>"Support"</h1>
                         <span class="muted support-sub" data-testid="support-with">{with_agent}</span>
                     </div>
-                    <span
-                        class=move || format!("conn conn-{}", conn_label())
-                        data-testid="conn-state"
-                        data-state=conn_label
-                        role="status"
-                    >
-                        <span class="conn-dot" aria-hidden="true"></span>
-                        {conn_label}
-                    </span>
+                    <ConnectionBadge state=chat.conn/>
                 </header>
                 <div
                     class=move || format!("support-banner banner-{}", banner.get().0)
@@ -235,24 +220,7 @@ fn CustomerChat() -> impl IntoView {
                     empty_title="👋 How can we help?"
                     empty_hint="Write your question below."
                 />
-                <div class="typing-line" aria-live="polite">
-                    {move || {
-                        typing()
-                            .map(|agent| {
-                                view! {
-                                    <span class="typing" data-testid="typing-indicator">
-                                        <span class="dots" aria-hidden="true">
-                                            <i></i>
-                                            <i></i>
-                                            <i></i>
-                                        </span>
-                                        {agent}
-                                        " is typing…"
-                                    </span>
-                                }
-                            })
-                    }}
-                </div>
+                <TypingLine who=Signal::derive(typing)/>
                 <NoticeStack notices on_dismiss=Callback::new(move |id| chat.dismiss_notice(id))/>
                 <ComposerBox placeholder="Write a message…" on_send on_typing/>
             </div>

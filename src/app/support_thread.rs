@@ -310,22 +310,7 @@ impl SupportThread {
                 role: Some(role_name(m.role)),
             }
         });
-        let pending = self.pending.iter().map(|p| Row {
-            key: format!("c:{}", p.client_msg_id),
-            own: true,
-            seq: None,
-            body: p.body.clone(),
-            sent_at: String::new(),
-            status: Some(if p.error.is_some() {
-                MsgStatus::Failed
-            } else {
-                MsgStatus::Sending
-            }),
-            error: p.error.clone(),
-            client_msg_id: p.client_msg_id.clone(),
-            author: None,
-            role: Some(own_role),
-        });
+        let pending = self.pending.iter().map(|p| p.row(Some(own_role)));
         stored.chain(pending).collect()
     }
 

@@ -81,6 +81,29 @@ pub struct PendingMsg {
     pub error: Option<String>,
 }
 
+impl PendingMsg {
+    /// Its row in the message list ("sending", or "not sent" once refused); `role` as in
+    /// [`Row::role`].
+    pub fn row(&self, role: Option<&'static str>) -> Row {
+        Row {
+            key: format!("c:{}", self.client_msg_id),
+            own: true,
+            seq: None,
+            body: self.body.clone(),
+            sent_at: String::new(),
+            status: Some(if self.error.is_some() {
+                MsgStatus::Failed
+            } else {
+                MsgStatus::Sending
+            }),
+            error: self.error.clone(),
+            client_msg_id: self.client_msg_id.clone(),
+            author: None,
+            role,
+        }
+    }
+}
+
 /// Whether the newest page of a conversation has been fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryState {
@@ -166,22 +189,7 @@ impl Conversation {
                 role: None,
             }
         });
-        let pending = self.pending.iter().map(|p| Row {
-            key: format!("c:{}", p.client_msg_id),
-            own: true,
-            seq: None,
-            body: p.body.clone(),
-            sent_at: String::new(),
-            status: Some(if p.error.is_some() {
-                MsgStatus::Failed
-            } else {
-                MsgStatus::Sending
-            }),
-            error: p.error.clone(),
-            client_msg_id: p.client_msg_id.clone(),
-            author: None,
-            role: None,
-        });
+        let pending = self.pending.iter().map(|p| p.row(None));
         stored.chain(pending).collect()
     }
 

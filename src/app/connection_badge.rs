@@ -1,0 +1,22 @@
+//! The connection-state indicator ("connecting", "online", "reconnecting", "offline") shown in
+//! the sidebar, the agent console's header and the customer's support widget.
+
+use super::socket::ConnState;
+use leptos::prelude::*;
+
+/// A dot and the state's label; `data-state` carries the label for tests and styling.
+#[component]
+pub fn ConnectionBadge(#[prop(into)] state: Signal<ConnState>) -> impl IntoView {
+    let label = move || state.get().label();
+    view! {
+        <span
+            class=move || format!("conn conn-{}", label())
+            data-testid="conn-state"
+            data-state=label
+            role="status"
+        >
+            <span class="conn-dot" aria-hidden="true"></span>
+            {label}
+        </span>
+    }
+}
