@@ -175,3 +175,18 @@ async fn agent_send_in_a_waiting_conversation_claims_it() {
     assert_eq!(entry["last_seq"], 2);
     assert!(entry.get("waiting_since").is_none_or(|w| w.is_null()));
 }
+
+#[tokio::test]
+async fn agent_console_page_is_forbidden_to_signed_in_users_who_are_not_agents() {
+    let app = spawn_app().await;
+    let user = app.register("plain").await;
+    assert_eq!(app.get("/agent", Some(&user)).await.status, 403);
+
+    add_account(&app, "ann", Role::Agent).await;
+    let agent = app.login("ann").await;
+    assert_eq!(app.get("/agent", Some(&agent)).await.status, 200);
+    // Signed out: the page loads and sends the visitor to sign in.
+    assert_eq!(app.get("/agent", None).await.status, 200);
+    // Other pages are not affected.
+    assert_eq!(app.get("/support", Some(&user)).await.status, 200);
+}

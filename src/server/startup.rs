@@ -42,6 +42,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(diagnostics::metrics))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            support::console_guard::guard,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
