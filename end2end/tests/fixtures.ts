@@ -11,6 +11,9 @@ export const PASSWORD = "correct horse battery";
  * wrong password, taken username): not application errors. */
 const EXPECTED_CONSOLE = [/Failed to load resource: the server responded with a status of (401|409)/];
 
+/** The agent console page itself answers 403 to a signed-in non-agent (and shows why). */
+const EXPECTED_ON_CONSOLE_PAGE = /Failed to load resource: the server responded with a status of 403/;
+
 /** A fresh, valid username (3–32 chars of a-z 0-9 _ . -). */
 export function uniqueName(prefix: string): string {
   const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
@@ -106,7 +109,10 @@ type People = {
 
 function watch(page: Page, errors: string[]): void {
   page.on("console", (msg) => {
-    if (msg.type() === "error" && !EXPECTED_CONSOLE.some((re) => re.test(msg.text()))) {
+    const expected =
+      EXPECTED_CONSOLE.some((re) => re.test(msg.text())) ||
+      (new URL(page.url()).pathname === "/agent" && EXPECTED_ON_CONSOLE_PAGE.test(msg.text()));
+    if (msg.type() === "error" && !expected) {
       errors.push(`console error on ${page.url()}: ${msg.text()}`);
     }
   });

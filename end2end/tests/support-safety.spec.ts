@@ -76,7 +76,8 @@ test("a signed-in user who is not an agent sees a clear forbidden page", async (
   await user.register();
   // The direct-message app offers no console link to ordinary users.
   await expect(user.page.getByTestId("console-link")).toHaveCount(0);
-  await user.page.goto("/agent");
+  const response = await user.page.goto("/agent");
+  expect(response?.status()).toBe(403);
   const forbidden = user.page.getByTestId("forbidden");
   await expect(forbidden).toBeVisible();
   await expect(forbidden.getByRole("heading")).toHaveText("Not an agent");
