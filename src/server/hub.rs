@@ -167,11 +167,8 @@ impl Hub {
         self.agents.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Marks `agent` online with their saved availability.
-    pub fn agent_online(&self, agent: &str, available: bool) {
-        self.agents().insert(agent.to_owned(), available);
-    }
-
+    /// Records whether `agent` takes automatic assignments; this also counts them as an online
+    /// agent until their last socket closes.
     pub fn set_available(&self, agent: &str, available: bool) {
         self.agents().insert(agent.to_owned(), available);
     }

@@ -119,7 +119,7 @@ impl Effects<'_> {
     /// the conversation waits in the queue and the customer is told so.
     async fn assign(&self, conversation: &SupportConversation, carry: &mut Vec<WriteOp>) {
         let available = self.hub.available_agents();
-        let counts: HashMap<String, u64> = if available.is_empty() {
+        let mut counts: HashMap<String, u64> = if available.is_empty() {
             HashMap::new()
         } else {
             match self.store.assigned_counts().await {
@@ -131,7 +131,6 @@ impl Effects<'_> {
             }
         };
         // Assignments decided earlier in this batch are not committed yet: count them too.
-        let mut counts = counts;
         for op in carry.iter() {
             if let WriteOp::SupportChange {
                 change: SupportChange::Assign { agent },

@@ -70,7 +70,7 @@ where
     if user.role.is_agent() {
         // "Away" is remembered across reconnects: a reload must not hand out conversations.
         let available = state.store.agent_available(&me).await.unwrap_or(true);
-        state.hub.agent_online(&me, available);
+        state.hub.set_available(&me, available);
         super::commands::agent::take_waiting(&state, &me).await;
     }
     let rows = state.store.conversations(&me).await.map_err(|e| {
