@@ -105,6 +105,13 @@ impl Console {
                     socket::send(frame);
                 }
             }
+            ServerFrame::Resync => {
+                let mut frames = Vec::new();
+                self.model.update(|m| frames = m.resume_frames());
+                for frame in &frames {
+                    socket::send(frame);
+                }
+            }
             ServerFrame::Queue { conversations } => {
                 self.model.update(|m| m.apply_queue(conversations))
             }

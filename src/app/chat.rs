@@ -75,6 +75,13 @@ impl Chat {
                     socket::send(frame);
                 }
             }
+            // Frames may have been lost between server nodes: catch up as after a reconnect.
+            ServerFrame::Resync => {
+                let frames = self.model.with_untracked(Model::resume_frames);
+                for frame in &frames {
+                    socket::send(frame);
+                }
+            }
             ServerFrame::Message(m) if m.conversation_id.is_none() => {
                 self.model.update(|model| model.apply_message(m))
             }

@@ -288,3 +288,28 @@ fn presence_of_a_new_peer_is_inferred_until_the_server_announces_it() {
     m.apply_accepted("c2", "m2", 2, true, Some("erin"), None, 0.0);
     assert!(!m.conv("erin").unwrap().online, "announced presence wins");
 }
+
+#[test]
+fn resync_after_a_lost_frame_syncs_from_before_the_gap() {
+    let mut m = Model::new("alice");
+    m.apply_hello("alice", vec![summary("bob", 2, 0, true)]);
+    m.open("bob");
+    m.apply_history(
+        "bob",
+        vec![msg("bob", "alice", 1, "a", "b1"), msg("bob", "alice", 2, "b", "b2")],
+        false,
+    );
+    // seq 3 was lost between server nodes; 4 arrived.
+    m.apply_message(msg("alice", "bob", 4, "d", "a4"));
+    assert!(m.resume_frames().contains(&ClientFrame::Sync {
+        peer: Some("bob".into()),
+        conversation_id: None,
+        after_seq: 2
+    }));
+    m.apply_message(msg("bob", "alice", 3, "c", "b3"));
+    assert!(m.resume_frames().contains(&ClientFrame::Sync {
+        peer: Some("bob".into()),
+        conversation_id: None,
+        after_seq: 4
+    }));
+}

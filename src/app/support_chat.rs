@@ -184,6 +184,13 @@ impl SupportChat {
             }
         }
         match frame {
+            ServerFrame::Resync => {
+                let mut frames = Vec::new();
+                self.thread.update(|t| frames = t.resume_frames());
+                for frame in &frames {
+                    socket::send(frame);
+                }
+            }
             ServerFrame::HistoryPage {
                 messages, has_more, ..
             } => self.thread.update(|t| t.apply_history(messages, has_more)),

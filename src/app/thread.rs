@@ -223,8 +223,18 @@ impl Conversation {
         self.messages.keys().next().copied()
     }
 
+    /// The seq up to which every message is held without a hole (the end of the unbroken run
+    /// from the oldest loaded message): syncing from here also fills a gap a lost frame left.
     pub(crate) fn newest_seq(&self) -> Option<u64> {
-        self.messages.keys().next_back().copied()
+        let mut seqs = self.messages.keys().copied();
+        let mut last = seqs.next()?;
+        for seq in seqs {
+            if seq != last + 1 {
+                break;
+            }
+            last = seq;
+        }
+        Some(last)
     }
 }
 

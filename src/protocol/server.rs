@@ -145,6 +145,10 @@ pub enum ServerFrame {
         has_more: bool,
     },
     Pong,
+    /// Extension (clustered servers): frames for this socket may have been lost (the bus between
+    /// nodes was interrupted). The client syncs every conversation it holds from its newest
+    /// contiguous seq, as after a reconnect; nothing else changes.
+    Resync,
     Error {
         code: ErrorCode,
         message: String,
@@ -268,6 +272,7 @@ mod tests {
                 has_more: true,
             },
             ServerFrame::Pong,
+            ServerFrame::Resync,
             ServerFrame::error(ErrorCode::SelfMessage, "no", Some("c1".into())),
             ServerFrame::Queue {
                 conversations: vec![],

@@ -72,6 +72,23 @@ pub struct Settings {
     #[arg(long, env = "CONFAB_MAX_CHATS_PER_AGENT", default_value_t = 5)]
     pub max_chats_per_agent: usize,
 
+    /// Redis for fan-out between nodes, e.g. `redis://127.0.0.1:6379/`. Unset: a single node.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Redis pub/sub channel of this cluster (nodes of one cluster share it).
+    #[arg(long, env = "CONFAB_REDIS_CHANNEL", default_value = "confab:bus")]
+    pub redis_channel: String,
+
+    /// This node's name on the bus (default: random per start).
+    #[arg(long, env = "CONFAB_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// A node not heard from for this long stops counting (its users go offline), in ms.
+    /// Nodes send a heartbeat every third of it.
+    #[arg(long, env = "CONFAB_NODE_TTL_MS", default_value_t = 6000)]
+    pub node_ttl_ms: u64,
+
     /// Most writes the writer commits in one transaction.
     #[arg(long, env = "CONFAB_MAX_BATCH", default_value_t = 512)]
     pub max_batch: usize,
@@ -96,6 +113,10 @@ impl Settings {
             outbound_queue: 1024,
             max_batch: 512,
             max_chats_per_agent: 5,
+            redis_url: None,
+            redis_channel: "confab:bus".into(),
+            node_id: None,
+            node_ttl_ms: 6000,
         }
     }
 }

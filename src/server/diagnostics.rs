@@ -30,9 +30,23 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// 200 while the store answers. The bus is reported but does not make a node unready: without
+/// it, messages still arrive (through `resync` and `sync`), only later.
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    let bus = match state.hub.bus() {
+        None => serde_json::json!({ "state": "disabled" }),
+        Some(bus) => serde_json::json!({
+            "state": if bus.is_up() { "up" } else { "reconnecting" },
+            "node": bus.node,
+            "other_nodes": bus.remote.node_count(),
+        }),
+    };
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ready", "store": "ok", "bus": bus })),
+        )
+            .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "store not reachable");
             (
@@ -67,6 +81,22 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "# TYPE confab_open_sockets gauge\nconfab_open_sockets {}\n",
         state.hub.total_sockets()
     ));
+    if let Some(bus) = state.hub.bus() {
+        for (name, value) in [
+            ("confab_bus_published_total", &bus.published),
+            ("confab_bus_received_total", &bus.received),
+            ("confab_bus_dropped_total", &bus.dropped),
+        ] {
+            text.push_str(&format!(
+                "# TYPE {name} counter\n{name} {}\n",
+                value.load(Ordering::Relaxed)
+            ));
+        }
+        text.push_str(&format!(
+            "# TYPE confab_bus_up gauge\nconfab_bus_up {}\n",
+            u8::from(bus.is_up())
+        ));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -2,7 +2,13 @@
 //!
 //! Pushing never blocks and never grows memory without bound: a socket whose queue is full is a
 //! slow consumer; it is told to close (code 1013) and dropped from the hub.
+//!
+//! With a bus (several nodes), every `send_*` also publishes the item for the other nodes, whose
+//! bus task hands it to their own sockets with the `deliver_*` methods; presence questions
+//! (`is_online`, the agents) then count the other nodes' sockets too.
 
+use crate::server::cluster::bus::Bus;
+use crate::server::cluster::event::{Event, Item, Mark};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -96,6 +102,7 @@ pub struct Hub {
     agents: Mutex<HashMap<String, bool>>,
     next_id: AtomicU64,
     queue_capacity: usize,
+    bus: Option<Arc<Bus>>,
 }
 
 /// The hub key of a support customer's sockets. Usernames cannot contain ':', so these never
@@ -111,7 +118,38 @@ impl Hub {
             agents: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             queue_capacity: queue_capacity.max(1),
+            bus: None,
         }
+    }
+
+    /// A hub whose sends also reach the other nodes through `bus`.
+    pub fn with_bus(queue_capacity: usize, bus: Arc<Bus>) -> Self {
+        Self {
+            bus: Some(bus),
+            ..Self::new(queue_capacity)
+        }
+    }
+
+    pub fn bus(&self) -> Option<&Arc<Bus>> {
+        self.bus.as_ref()
+    }
+
+    fn publish(&self, event: impl FnOnce() -> Event) {
+        if let Some(bus) = &self.bus {
+            bus.publish(event());
+        }
+    }
+
+    /// Whether another node holds a socket of `key` that a frame sent now would reach.
+    pub fn reachable_elsewhere(&self, key: &str) -> bool {
+        self.bus
+            .as_ref()
+            .is_some_and(|bus| bus.is_up() && bus.remote.has(key))
+    }
+
+    /// Whether another node holds a socket of `key` (as far as this node knows).
+    pub fn online_elsewhere(&self, key: &str) -> bool {
+        self.bus.as_ref().is_some_and(|bus| bus.remote.has(key))
     }
 
     fn users(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<SocketEntry>>> {
@@ -171,33 +209,82 @@ impl Hub {
     /// agent until their last socket closes.
     pub fn set_available(&self, agent: &str, available: bool) {
         self.agents().insert(agent.to_owned(), available);
+        self.publish(|| Event::Availability {
+            agent: agent.to_owned(),
+            available,
+        });
+    }
+
+    /// Another node says `agent` changed availability: their sockets here follow, if any.
+    pub fn follow_available(&self, agent: &str, available: bool) {
+        if let Some(flag) = self.agents().get_mut(agent) {
+            *flag = available;
+        }
+    }
+
+    /// This node's online agents and their availability, for presence snapshots.
+    pub fn local_agents(&self) -> Vec<(String, bool)> {
+        self.agents()
+            .iter()
+            .map(|(name, available)| (name.clone(), *available))
+            .collect()
+    }
+
+    /// Keys with a socket on this node, for presence snapshots.
+    pub fn local_keys(&self) -> Vec<String> {
+        self.users().keys().cloned().collect()
     }
 
     pub fn is_available(&self, agent: &str) -> bool {
         self.agents().get(agent).copied().unwrap_or(false)
     }
 
-    /// Agents with at least one socket.
+    /// Agents with at least one socket on any node.
     pub fn agents_online(&self) -> usize {
-        self.agents().len()
+        let mut all = self.agents().clone();
+        if let Some(bus) = &self.bus {
+            all.extend(bus.remote.agents());
+        }
+        all.len()
     }
 
-    /// Online agents who take automatic assignments.
+    /// Whether an agent on another node would get a frame sent now.
+    pub fn agents_reachable_elsewhere(&self) -> bool {
+        self.bus
+            .as_ref()
+            .is_some_and(|bus| bus.is_up() && !bus.remote.agents().is_empty())
+    }
+
+    /// Online agents (on any node) who take automatic assignments.
     pub fn available_agents(&self) -> Vec<String> {
-        let mut agents: Vec<String> = self
-            .agents()
-            .iter()
-            .filter(|(_, available)| **available)
-            .map(|(name, _)| name.clone())
+        let mut all: HashMap<String, bool> = self
+            .bus
+            .as_ref()
+            .map(|bus| bus.remote.agents())
+            .unwrap_or_default();
+        for (name, available) in self.agents().iter() {
+            *all.entry(name.clone()).or_default() |= *available;
+        }
+        let mut agents: Vec<String> = all
+            .into_iter()
+            .filter(|(_, available)| *available)
+            .map(|(name, _)| name)
             .collect();
         agents.sort();
         agents
     }
 
-    /// Queues `item` on every online agent's sockets; returns how many sockets took it.
+    /// Queues `item` on every online agent's sockets, here and on other nodes; returns how many
+    /// sockets here took it.
     pub fn send_to_agents(&self, item: &Outbound) -> usize {
+        self.publish(|| Event::ToAgents { item: item.into() });
+        self.deliver_to_agents(item)
+    }
+
+    /// Queues `item` on this node's agents' sockets only.
+    pub fn deliver_to_agents(&self, item: &Outbound) -> usize {
         let agents: Vec<String> = self.agents().keys().cloned().collect();
-        agents.iter().map(|a| self.send_to_user(a, item)).sum()
+        agents.iter().map(|a| self.deliver(a, item)).sum()
     }
 
     /// Live sockets of `user` (not counting ones that are closing).
@@ -207,7 +294,13 @@ impl Hub {
         })
     }
 
+    /// Whether `user` has a socket on any node.
     pub fn is_online(&self, user: &str) -> bool {
+        self.socket_count(user) > 0 || self.online_elsewhere(user)
+    }
+
+    /// Whether `user` has a live socket on this node.
+    pub fn is_online_here(&self, user: &str) -> bool {
         self.socket_count(user) > 0
     }
 
@@ -216,10 +309,32 @@ impl Hub {
         self.users().values().map(Vec::len).sum()
     }
 
-    /// Queues `item` on every socket of `user`; returns how many took it. A socket whose queue
-    /// is full is told to close; it stays registered (so its departure is announced like any
-    /// other) until its task ends, and gets nothing more.
+    /// Queues `item` on every socket of `user`, here and on other nodes; returns how many
+    /// sockets here took it.
     pub fn send_to_user(&self, user: &str, item: &Outbound) -> usize {
+        self.publish(|| Event::ToKey {
+            key: user.to_owned(),
+            item: item.into(),
+            mark: None,
+        });
+        self.deliver(user, item)
+    }
+
+    /// Like [`send_to_user`](Self::send_to_user); a node that hands the item to one of the
+    /// user's sockets also records `mark` (a delivered watermark).
+    pub fn send_to_user_marking(&self, user: &str, item: &Outbound, mark: Mark) -> usize {
+        self.publish(|| Event::ToKey {
+            key: user.to_owned(),
+            item: Item::from(item),
+            mark: Some(mark),
+        });
+        self.deliver(user, item)
+    }
+
+    /// Queues `item` on every socket of `user` on this node; returns how many took it. A socket
+    /// whose queue is full is told to close; it stays registered (so its departure is announced
+    /// like any other) until its task ends, and gets nothing more.
+    pub fn deliver(&self, user: &str, item: &Outbound) -> usize {
         let users = self.users();
         let Some(sockets) = users.get(user) else {
             return 0;
@@ -239,8 +354,23 @@ impl Hub {
         taken
     }
 
-    /// Closes every socket opened with this session (logout).
+    /// Queues `item` on every socket of this node (e.g. a `resync`).
+    pub fn deliver_to_all(&self, item: &Outbound) {
+        for key in self.local_keys() {
+            self.deliver(&key, item);
+        }
+    }
+
+    /// Closes every socket opened with this session (logout), on every node.
     pub fn close_session(&self, session: &str, reason: CloseReason) {
+        self.publish(|| Event::CloseSession {
+            session: session.to_owned(),
+        });
+        self.close_session_here(session, reason);
+    }
+
+    /// Closes this node's sockets opened with this session.
+    pub fn close_session_here(&self, session: &str, reason: CloseReason) {
         for sockets in self.users().values() {
             for socket in sockets.iter().filter(|s| &*s.session == session) {
                 socket.control.close(reason.clone());

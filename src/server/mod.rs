@@ -10,6 +10,7 @@
 //! - [`store`]: the storage interface and its SQLite implementation.
 //! - [`writer`]: the single writer task that group-commits batches and then fans out.
 //! - [`hub`]: who is connected: per-user sockets with bounded queues.
+//! - [`cluster`]: several nodes: the Redis bus, cluster-wide presence and resync.
 //! - [`support`]: customer support: the customer's identity, socket and the fan-out and
 //!   automatic assignment after support writes.
 //! - [`ws`]: WebSocket endpoints and the per-socket loop, one file per command.
@@ -17,6 +18,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod diagnostics;
 pub mod error;

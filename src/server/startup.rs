@@ -6,7 +6,7 @@ use crate::server::diagnostics::{self, Metrics};
 use crate::server::hub::Hub;
 use crate::server::state::AppState;
 use crate::server::writer::Writer;
-use crate::server::{auth, store, support, ws};
+use crate::server::{auth, cluster, store, support, ws};
 use anyhow::Context;
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
@@ -56,6 +56,14 @@ pub struct RunningApp {
     state: AppState,
     server: JoinHandle<std::io::Result<()>>,
     writer_task: JoinHandle<()>,
+    /// The bus tasks (several nodes only), stopped last.
+    cluster: Cluster,
+}
+
+/// The running bus tasks of a clustered node.
+pub struct Cluster {
+    tasks: Vec<JoinHandle<()>>,
+    stop: CancellationToken,
 }
 
 impl RunningApp {
@@ -65,7 +73,7 @@ impl RunningApp {
             .await
             .with_context(|| format!("binding {}", settings.addr))?;
         let addr = listener.local_addr()?;
-        let (state, writer_task) = build_state(settings, addr).await?;
+        let (state, writer_task, cluster) = build_state(settings, addr).await?;
         let router = app(state.clone());
         let shutdown = state.shutdown.clone();
         // Small chat frames must not wait for Nagle's algorithm (a 40 ms delayed-ACK stall).
@@ -85,6 +93,7 @@ impl RunningApp {
             state,
             server,
             writer_task,
+            cluster,
         })
     }
 
@@ -109,6 +118,11 @@ impl RunningApp {
         }
         self.state.writer.stop().await;
         let _ = self.writer_task.await;
+        cluster::node::leave(&self.state);
+        self.cluster.stop.cancel();
+        for task in self.cluster.tasks {
+            let _ = task.await;
+        }
         self.state.store.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -122,15 +136,20 @@ impl RunningApp {
     }
 }
 
-/// Opens the store and starts the writer: everything a handler needs, without a listener.
+/// Opens the store, starts the writer and (with `REDIS_URL`) the bus: everything a handler
+/// needs, without a listener.
 pub async fn build_state(
     settings: Settings,
     addr: SocketAddr,
-) -> anyhow::Result<(AppState, JoinHandle<()>)> {
+) -> anyhow::Result<(AppState, JoinHandle<()>, Cluster)> {
     let store = store::connect(&settings.database_url)
         .await
         .with_context(|| format!("opening the database {}", settings.database_url))?;
-    let hub = Arc::new(Hub::new(settings.outbound_queue));
+    let pending = cluster::configure(&settings)?;
+    let hub = Arc::new(match &pending {
+        Some(p) => Hub::with_bus(settings.outbound_queue, p.bus.clone()),
+        None => Hub::new(settings.outbound_queue),
+    });
     let (writer, writer_task) = Writer::spawn(
         store.clone(),
         hub.clone(),
@@ -146,7 +165,15 @@ pub async fn build_state(
         shutdown: CancellationToken::new(),
         metrics: Arc::new(Metrics::default()),
     };
-    Ok((state, writer_task))
+    let stop = CancellationToken::new();
+    let tasks = match pending {
+        Some(pending) => {
+            tracing::info!(node = %pending.bus.node, "joining the cluster through Redis");
+            cluster::node::spawn(&state, pending, stop.clone())
+        }
+        None => Vec::new(),
+    };
+    Ok((state, writer_task, Cluster { tasks, stop }))
 }
 
 fn leptos_options(settings: &Settings, addr: SocketAddr) -> LeptosOptions {

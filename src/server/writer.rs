@@ -7,6 +7,7 @@
 //! messages of a conversation in seq order.
 
 use crate::protocol::{ReceiptKind, ServerFrame};
+use crate::server::cluster::event::Mark;
 use crate::server::hub::{Hub, Outbound};
 use crate::server::store::{
     Store, StoreError, StoredMessage, SupportConversation, SupportMessage, WriteOp, WriteOutcome,
@@ -241,8 +242,8 @@ impl WriterTask {
                     });
                 }
                 Written::Message {
+                    delivered: delivered || self.delivered_elsewhere(&message),
                     message,
-                    delivered,
                     duplicate: false,
                 }
             }
@@ -271,7 +272,16 @@ impl WriterTask {
                 .to_json()
                 .into(),
         };
-        let delivered = self.hub.send_to_user(&message.recipient, &for_recipient) > 0;
+        // Another node that hands it over records the delivery itself.
+        let mark = Mark {
+            reader: message.recipient.clone(),
+            peer: message.sender.clone(),
+            up_to_seq: message.seq,
+        };
+        let delivered = self
+            .hub
+            .send_to_user_marking(&message.recipient, &for_recipient, mark)
+            > 0;
         let for_sender = Outbound::Message {
             peer: Arc::from(message.recipient.as_str()),
             seq: message.seq,
@@ -281,6 +291,11 @@ impl WriterTask {
         };
         self.hub.send_to_user(&message.sender, &for_sender);
         delivered
+    }
+
+    /// Whether the recipient is connected to another node (which then marks the delivery).
+    fn delivered_elsewhere(&self, message: &StoredMessage) -> bool {
+        self.hub.reachable_elsewhere(&message.recipient)
     }
 
     /// Many live deliveries in one conversation need only the highest watermark.

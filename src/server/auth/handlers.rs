@@ -16,7 +16,7 @@ use axum::Json;
 use axum_extra::extract::cookie::CookieJar;
 use tracing::instrument;
 
-const LOGGED_OUT: CloseReason = CloseReason {
+pub const LOGGED_OUT: CloseReason = CloseReason {
     code: close::POLICY,
     reason: "signed out",
 };

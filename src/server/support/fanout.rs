@@ -84,8 +84,10 @@ impl Effects<'_> {
                 }
                 Written::Support {
                     delivered: match message.from_role {
-                        FromRole::Customer => to_agents > 0,
-                        FromRole::Agent => to_customer > 0,
+                        FromRole::Customer => {
+                            to_agents > 0 || self.hub.agents_reachable_elsewhere()
+                        }
+                        FromRole::Agent => to_customer > 0 || self.hub.reachable_elsewhere(&customer),
                     },
                     message,
                     conversation,

@@ -7,6 +7,7 @@
 //! A message frame is never written twice to one socket: `sent` remembers the highest seq
 //! written per peer, and queued copies at or below it are dropped.
 
+use crate::server::cluster::event::Event;
 use super::commands::{self, Reply};
 use super::greeting;
 use crate::protocol::limits::{close, MAX_FRAME_BYTES};
@@ -127,8 +128,14 @@ where
     tracing::debug!(who = %key, socket = registration.id, "socket open");
     let socket_id = registration.id;
     let is_user = matches!(who, Who::User(_));
-    if registration.first && is_user {
-        greeting::announce_presence(&state, &key, true).await;
+    if registration.first {
+        if let Some(bus) = state.hub.bus() {
+            bus.publish(Event::Online { key: key.clone() });
+        }
+        // Online once: tabs on other nodes already made this user online.
+        if is_user && !state.hub.online_elsewhere(&key) {
+            greeting::announce_presence(&state, &key, true).await;
+        }
     }
     let mut conn = Connection {
         state: state.clone(),
@@ -147,8 +154,13 @@ where
         let _ = send(&mut sink, close_message(reason)).await;
     }
     let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
-    if state.hub.unregister(&key, socket_id) && is_user {
-        greeting::announce_presence(&state, &key, false).await;
+    if state.hub.unregister(&key, socket_id) {
+        if let Some(bus) = state.hub.bus() {
+            bus.publish(Event::Offline { key: key.clone() });
+        }
+        if is_user && !state.hub.online_elsewhere(&key) {
+            greeting::announce_presence(&state, &key, false).await;
+        }
     }
     tracing::debug!(who = %key, socket = socket_id, "socket closed");
 }

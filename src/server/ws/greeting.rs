@@ -124,8 +124,9 @@ where
     }
 }
 
-/// Tells online users who share a conversation with `user` that they came or went.
-pub(super) async fn announce_presence(state: &AppState, user: &str, online: bool) {
+/// Tells this node's sockets of users who share a conversation with `user` that they came or
+/// went (other nodes tell their own sockets; see `cluster::node`).
+pub async fn announce_presence(state: &AppState, user: &str, online: bool) {
     let peers = match state.store.peers_of(user).await {
         Ok(peers) => peers,
         Err(e) => {
@@ -142,6 +143,6 @@ pub(super) async fn announce_presence(state: &AppState, user: &str, online: bool
         .into(),
     );
     for peer in peers {
-        state.hub.send_to_user(&peer, &frame);
+        state.hub.deliver(&peer, &frame);
     }
 }

@@ -11,7 +11,7 @@ pub mod commands;
 pub mod connection;
 #[cfg(test)]
 mod connection_tests;
-mod greeting;
+pub mod greeting;
 
 use crate::protocol::limits::MAX_FRAME_BYTES;
 use crate::server::auth::CurrentUser;
