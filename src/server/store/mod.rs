@@ -1,15 +1,20 @@
 //! Storage: a small interface ([`Store`]) that handlers and the writer use, and its
-//! implementations. Nothing outside this module knows SQL.
+//! implementations (SQLite, embedded; PostgreSQL, shared by several nodes). Nothing outside this
+//! module knows SQL.
 //!
 //! Writes that must be ordered (messages, delivery and read watermarks) go through
 //! [`Store::apply_batch`], called only by the single writer task, which commits many of them in
 //! one transaction (group commit). Reads may run concurrently from any task.
 
+mod postgres;
+mod postgres_accounts;
+mod postgres_support;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_support;
 pub mod support;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use support::{
     SupportChange, SupportConversation, SupportMessage, SupportStatus, SupportStore,
@@ -234,12 +239,24 @@ pub trait Store: AccountStore + SupportStore + Send + Sync + 'static {
 pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
     if database_url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::connect(database_url).await?))
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(database_url).await?))
     } else {
         Err(StoreError::Other(format!(
-            "unsupported DATABASE_URL scheme in {:?}: only sqlite:// is built in so far",
+            "unsupported DATABASE_URL scheme in {:?}: use sqlite:// or postgres://",
             database_url.split(':').next().unwrap_or_default()
         )))
     }
+}
+
+/// Now, in Unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Now, as the RFC 3339 text (UTC, milliseconds) every stored timestamp uses.
+pub(crate) fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// The two members of a conversation in a fixed order, so a pair has one key.

@@ -36,14 +36,6 @@ fn message_from_row(row: &SqliteRow) -> StoredMessage {
     }
 }
 
-pub(super) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-pub(super) fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 impl SqliteStore {
     /// Opens (creating file and folder if needed) and migrates the database.
     pub async fn connect(database_url: &str) -> StoreResult<Self> {

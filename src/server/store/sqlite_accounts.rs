@@ -1,7 +1,9 @@
 //! SQLite implementation of [`AccountStore`]: users and sessions.
 
-use super::sqlite::{now_ms, now_rfc3339, SqliteStore};
-use super::{AccountStore, SessionRecord, StoreError, StoreResult, UserRecord};
+use super::sqlite::SqliteStore;
+use super::{
+    now_ms, now_rfc3339, AccountStore, SessionRecord, StoreError, StoreResult, UserRecord,
+};
 use crate::protocol::Role;
 use async_trait::async_trait;
 use sqlx::Row;

@@ -1,10 +1,11 @@
 //! SQLite implementation of [`SupportStore`] and of the support writes in a batch.
 
-use super::sqlite::{now_rfc3339, SqliteStore};
+use super::sqlite::SqliteStore;
 use super::support::{
-    SupportChange, SupportConversation, SupportMessage, SupportStatus, SupportStore,
+    role_of, role_str, SupportChange, SupportConversation, SupportMessage, SupportStatus,
+    SupportStore,
 };
-use super::{page_from_newest_first, seq_param, StoreResult, WriteOp, WriteOutcome};
+use super::{now_rfc3339, page_from_newest_first, seq_param, StoreResult, WriteOp, WriteOutcome};
 use crate::protocol::FromRole;
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
@@ -22,21 +23,6 @@ const CONVERSATION_SELECT: &str = "SELECT c.id, c.customer_name, c.status, c.ass
 
 const MESSAGE_SELECT: &str = "SELECT conversation_id, seq, id, from_role, author, body, \
      client_msg_id, sent_at FROM support_messages";
-
-fn role_of(raw: &str) -> FromRole {
-    if raw == "agent" {
-        FromRole::Agent
-    } else {
-        FromRole::Customer
-    }
-}
-
-fn role_str(role: FromRole) -> &'static str {
-    match role {
-        FromRole::Agent => "agent",
-        FromRole::Customer => "customer",
-    }
-}
 
 fn message_from_row(row: &SqliteRow) -> SupportMessage {
     SupportMessage {

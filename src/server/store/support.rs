@@ -44,6 +44,22 @@ pub struct SupportMessage {
     pub sent_at: String,
 }
 
+/// A message's `from_role` column.
+pub(super) fn role_of(raw: &str) -> FromRole {
+    if raw == "agent" {
+        FromRole::Agent
+    } else {
+        FromRole::Customer
+    }
+}
+
+pub(super) fn role_str(role: FromRole) -> &'static str {
+    match role {
+        FromRole::Agent => "agent",
+        FromRole::Customer => "customer",
+    }
+}
+
 /// Who the customer is called in message frames.
 pub const CUSTOMER_AUTHOR: &str = "customer";
 

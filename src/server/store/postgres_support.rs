@@ -1,0 +1,402 @@
+//! PostgreSQL implementation of [`SupportStore`] and of the support writes in a batch. Each
+//! support append locks its conversation row first (`FOR UPDATE`), so appends from several
+//! nodes take seqs one after another and a resend always finds its committed original: the
+//! idempotency key is per conversation, so the lock covers every race (see `postgres.rs`).
+
+use super::postgres::PgStore;
+use super::support::{
+    role_of, role_str, SupportChange, SupportConversation, SupportMessage, SupportStatus,
+    SupportStore,
+};
+use super::{now_rfc3339, page_from_newest_first, seq_param, StoreResult, WriteOp, WriteOutcome};
+use crate::protocol::FromRole;
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::Row;
+
+const CONVERSATION_SELECT: &str = "SELECT c.id, c.customer_name, c.status, c.assignee, \
+     c.last_seq, c.agent_read_seq, c.customer_read_seq, c.waiting_since, c.created_at, \
+     c.updated_at, \
+     (SELECT COUNT(*) FROM support_messages u WHERE u.conversation_id = c.id \
+      AND u.seq > c.agent_read_seq AND u.from_role = 'customer') AS unread, \
+     m.seq AS m_seq, m.id AS m_id, m.from_role AS m_from_role, m.author AS m_author, \
+     m.body AS m_body, m.client_msg_id AS m_client_msg_id, m.sent_at AS m_sent_at \
+     FROM support_conversations c \
+     LEFT JOIN support_messages m ON m.conversation_id = c.id AND m.seq = c.last_seq";
+
+const MESSAGE_SELECT: &str = "SELECT conversation_id, seq, id, from_role, author, body, \
+     client_msg_id, sent_at FROM support_messages";
+
+fn message_from_row(row: &PgRow) -> SupportMessage {
+    SupportMessage {
+        conversation_id: row.get("conversation_id"),
+        seq: row.get::<i64, _>("seq") as u64,
+        id: row.get("id"),
+        from_role: role_of(row.get::<&str, _>("from_role")),
+        author: row.get("author"),
+        body: row.get("body"),
+        client_msg_id: row.get("client_msg_id"),
+        sent_at: row.get("sent_at"),
+    }
+}
+
+fn conversation_from_row(row: &PgRow) -> SupportConversation {
+    let id: String = row.get("id");
+    let last_message = row
+        .get::<Option<i64>, _>("m_seq")
+        .map(|seq| SupportMessage {
+            conversation_id: id.clone(),
+            seq: seq as u64,
+            id: row.get("m_id"),
+            from_role: role_of(row.get::<&str, _>("m_from_role")),
+            author: row.get("m_author"),
+            body: row.get("m_body"),
+            client_msg_id: row.get("m_client_msg_id"),
+            sent_at: row.get("m_sent_at"),
+        });
+    SupportConversation {
+        id,
+        customer_name: row.get("customer_name"),
+        status: SupportStatus::parse(row.get::<&str, _>("status")),
+        assignee: row.get("assignee"),
+        last_seq: row.get::<i64, _>("last_seq") as u64,
+        agent_read_seq: row.get::<i64, _>("agent_read_seq") as u64,
+        customer_read_seq: row.get::<i64, _>("customer_read_seq") as u64,
+        waiting_since: row.get("waiting_since"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        last_message,
+        unread: row.get::<i64, _>("unread") as u64,
+    }
+}
+
+async fn load(conn: &mut PgConnection, id: &str) -> StoreResult<Option<SupportConversation>> {
+    let row = sqlx::query(&format!("{CONVERSATION_SELECT} WHERE c.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.as_ref().map(conversation_from_row))
+}
+
+/// Applies one support write inside the batch transaction.
+pub(super) async fn apply(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<WriteOutcome> {
+    match op {
+        WriteOp::SupportAppend {
+            conversation_id,
+            from_role,
+            author,
+            take_over,
+            body,
+            client_msg_id,
+            sent_at,
+            id,
+        } => {
+            // The lock comes first: a resend from another node waits for the original's commit
+            // and then finds it.
+            let locked: Option<String> =
+                sqlx::query_scalar("SELECT id FROM support_conversations WHERE id = $1 FOR UPDATE")
+                    .bind(conversation_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if locked.is_none() {
+                return Ok(WriteOutcome::SupportChanged {
+                    conversation: None,
+                    changed: false,
+                });
+            }
+            let existing = sqlx::query(&format!(
+                "{MESSAGE_SELECT} WHERE conversation_id = $1 AND from_role = $2 AND author = $3 \
+                 AND client_msg_id = $4"
+            ))
+            .bind(conversation_id)
+            .bind(role_str(*from_role))
+            .bind(author)
+            .bind(client_msg_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(before) = load(conn, conversation_id).await? else {
+                return Ok(WriteOutcome::SupportChanged {
+                    conversation: None,
+                    changed: false,
+                });
+            };
+            if let Some(row) = existing {
+                return Ok(WriteOutcome::SupportAppended {
+                    message: message_from_row(&row),
+                    duplicate: true,
+                    conversation: before,
+                    status_changed: false,
+                });
+            }
+            if *from_role == FromRole::Agent && !take_over {
+                if let (SupportStatus::Assigned, Some(holder)) = (before.status, &before.assignee) {
+                    if holder != author {
+                        return Ok(WriteOutcome::SupportRefused {
+                            assignee: holder.clone(),
+                        });
+                    }
+                }
+            }
+            // Customer messages reopen a resolved conversation (back in the queue); agent
+            // messages claim one nobody has.
+            let (status, assignee, waiting_since) = match (from_role, before.status) {
+                (FromRole::Customer, SupportStatus::Resolved) => {
+                    (SupportStatus::Open, None, Some(sent_at.clone()))
+                }
+                (FromRole::Customer, SupportStatus::Open) => (
+                    SupportStatus::Open,
+                    before.assignee.clone(),
+                    before.waiting_since.clone().or(Some(sent_at.clone())),
+                ),
+                (FromRole::Agent, SupportStatus::Open) if before.assignee.is_none() => {
+                    (SupportStatus::Assigned, Some(author.clone()), None)
+                }
+                _ => (
+                    before.status,
+                    before.assignee.clone(),
+                    before.waiting_since.clone(),
+                ),
+            };
+            let status_changed = status != before.status || assignee != before.assignee;
+            let seq: i64 = sqlx::query_scalar(
+                "UPDATE support_conversations SET last_seq = last_seq + 1, status = $1, \
+                 assignee = $2, waiting_since = $3, updated_at = $4 WHERE id = $5 \
+                 RETURNING last_seq",
+            )
+            .bind(status.as_str())
+            .bind(&assignee)
+            .bind(&waiting_since)
+            .bind(sent_at)
+            .bind(conversation_id)
+            .fetch_one(&mut *conn)
+            .await?;
+            sqlx::query(
+                "INSERT INTO support_messages (conversation_id, seq, id, from_role, author, body, \
+                 client_msg_id, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(conversation_id)
+            .bind(seq)
+            .bind(id)
+            .bind(role_str(*from_role))
+            .bind(author)
+            .bind(body)
+            .bind(client_msg_id)
+            .bind(sent_at)
+            .execute(&mut *conn)
+            .await?;
+            let conversation = load(conn, conversation_id).await?.unwrap_or(before);
+            Ok(WriteOutcome::SupportAppended {
+                message: SupportMessage {
+                    id: id.clone(),
+                    conversation_id: conversation_id.clone(),
+                    seq: seq as u64,
+                    from_role: *from_role,
+                    author: author.clone(),
+                    body: body.clone(),
+                    client_msg_id: client_msg_id.clone(),
+                    sent_at: sent_at.clone(),
+                },
+                duplicate: false,
+                conversation,
+                status_changed,
+            })
+        }
+        WriteOp::SupportChange {
+            conversation_id,
+            change,
+        } => {
+            let (sql, agent): (&str, Option<&str>) = match change {
+                SupportChange::Claim { agent } => (
+                    "UPDATE support_conversations SET status = 'assigned', assignee = $1, \
+                     waiting_since = NULL, updated_at = $2 WHERE id = $3 \
+                     AND NOT (status = 'assigned' AND assignee IS NOT DISTINCT FROM $1)",
+                    Some(agent),
+                ),
+                SupportChange::Assign { agent } => (
+                    "UPDATE support_conversations SET status = 'assigned', assignee = $1, \
+                     waiting_since = NULL, updated_at = $2 WHERE id = $3 \
+                     AND status = 'open' AND assignee IS NULL",
+                    Some(agent),
+                ),
+                SupportChange::Transfer { to } => (
+                    "UPDATE support_conversations SET status = 'assigned', assignee = $1, \
+                     waiting_since = NULL, updated_at = $2 WHERE id = $3 \
+                     AND NOT (status = 'assigned' AND assignee IS NOT DISTINCT FROM $1)",
+                    Some(to),
+                ),
+                SupportChange::Resolve => (
+                    "UPDATE support_conversations SET status = 'resolved', waiting_since = NULL, \
+                     updated_at = $2 WHERE id = $3 AND status <> 'resolved' AND $1::TEXT IS NULL",
+                    None,
+                ),
+            };
+            let done = sqlx::query(sql)
+                .bind(agent)
+                .bind(now_rfc3339())
+                .bind(conversation_id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(WriteOutcome::SupportChanged {
+                conversation: load(conn, conversation_id).await?,
+                changed: done.rows_affected() > 0,
+            })
+        }
+        WriteOp::SupportRead {
+            conversation_id,
+            by,
+            up_to_seq,
+        } => {
+            let column = match by {
+                FromRole::Agent => "agent_read_seq",
+                FromRole::Customer => "customer_read_seq",
+            };
+            let target: Option<i64> = sqlx::query_scalar(&format!(
+                "UPDATE support_conversations SET {column} = LEAST($1, last_seq) \
+                 WHERE id = $2 AND {column} < LEAST($1, last_seq) RETURNING {column}"
+            ))
+            .bind(seq_param(*up_to_seq))
+            .bind(conversation_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            Ok(WriteOutcome::Marked {
+                advanced_to: target.map(|t| t as u64),
+            })
+        }
+        WriteOp::Append { .. } | WriteOp::MarkDelivered { .. } | WriteOp::MarkRead { .. } => {
+            unreachable!("direct-message writes are applied by the postgres module")
+        }
+    }
+}
+
+#[async_trait]
+impl SupportStore for PgStore {
+    async fn create_support_conversation(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        customer_name: &str,
+    ) -> StoreResult<()> {
+        let now = now_rfc3339();
+        sqlx::query(
+            "INSERT INTO support_conversations (id, secret_hash, customer_name, status, \
+             created_at, updated_at) VALUES ($1, $2, $3, 'open', $4, $5)",
+        )
+        .bind(id)
+        .bind(secret_hash)
+        .bind(customer_name)
+        .bind(&now)
+        .bind(&now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn rename_customer(&self, id: &str, customer_name: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE support_conversations SET customer_name = $1 WHERE id = $2")
+            .bind(customer_name)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn support_by_secret(
+        &self,
+        secret_hash: &str,
+    ) -> StoreResult<Option<SupportConversation>> {
+        let row = sqlx::query(&format!("{CONVERSATION_SELECT} WHERE c.secret_hash = $1"))
+            .bind(secret_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(conversation_from_row))
+    }
+
+    async fn support_by_id(&self, id: &str) -> StoreResult<Option<SupportConversation>> {
+        let mut conn = self.pool().acquire().await?;
+        load(&mut conn, id).await
+    }
+
+    async fn support_queue(&self, resolved_limit: u32) -> StoreResult<Vec<SupportConversation>> {
+        let rows = sqlx::query(&format!(
+            "{CONVERSATION_SELECT} WHERE c.id IN ( \
+               SELECT id FROM support_conversations WHERE status <> 'resolved' AND last_seq > 0 \
+               UNION ALL \
+               SELECT id FROM (SELECT id FROM support_conversations WHERE status = 'resolved' \
+                               AND last_seq > 0 ORDER BY updated_at DESC LIMIT $1) AS resolved) \
+             ORDER BY c.updated_at DESC"
+        ))
+        .bind(i64::from(resolved_limit))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(conversation_from_row).collect())
+    }
+
+    async fn agent_available(&self, agent: &str) -> StoreResult<bool> {
+        let stored: Option<bool> =
+            sqlx::query_scalar("SELECT available FROM agent_availability WHERE username = $1")
+                .bind(agent)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(stored.unwrap_or(true))
+    }
+
+    async fn set_agent_available(&self, agent: &str, available: bool) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO agent_availability (username, available) VALUES ($1, $2) \
+             ON CONFLICT (username) DO UPDATE SET available = excluded.available",
+        )
+        .bind(agent)
+        .bind(available)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn assigned_counts(&self) -> StoreResult<Vec<(String, u64)>> {
+        let rows = sqlx::query(
+            "SELECT assignee, COUNT(*) AS n FROM support_conversations \
+             WHERE status = 'assigned' AND assignee IS NOT NULL GROUP BY assignee",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("assignee"), r.get::<i64, _>("n") as u64))
+            .collect())
+    }
+
+    async fn support_messages_after(
+        &self,
+        id: &str,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<SupportMessage>> {
+        let rows = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        ))
+        .bind(id)
+        .bind(seq_param(after_seq))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(message_from_row).collect())
+    }
+
+    async fn support_messages_before(
+        &self,
+        id: &str,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<(Vec<SupportMessage>, bool)> {
+        let rows = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+        ))
+        .bind(id)
+        .bind(before_seq.map_or(i64::MAX, seq_param))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let rows = rows.iter().map(message_from_row).collect();
+        Ok(page_from_newest_first(rows, limit))
+    }
+}
