@@ -6,20 +6,19 @@ mod common;
 
 use common::{seqs, TestApp, TIMEOUT};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::Stdio;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
 /// Starts `confab serve` on a free loopback port and waits until `/healthz` answers.
-async fn start_binary(dir: &Path) -> (Child, SocketAddr) {
+async fn start_binary(database_url: &str) -> (Child, SocketAddr) {
     let addr = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
         probe.local_addr().unwrap()
     };
     let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
         .arg("serve")
-        .env("DATABASE_URL", format!("sqlite://{}/t.db", dir.display()))
+        .env("DATABASE_URL", database_url)
         .env("LEPTOS_SITE_ADDR", addr.to_string())
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -52,9 +51,9 @@ async fn kill_9(child: &mut Child) {
 
 #[tokio::test]
 async fn accepted_messages_survive_kill_9_when_the_server_is_started_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = start_binary(dir.path()).await;
-    let mut app = TestApp::external(addr);
+    let database = common::fresh_database().await;
+    let (mut child, addr) = start_binary(&database.url).await;
+    let mut app = TestApp::external(addr, database);
 
     let alice_cookie = app.register("alice").await;
     let bob_cookie = app.register("bob").await;
@@ -77,7 +76,7 @@ async fn accepted_messages_survive_kill_9_when_the_server_is_started_again() {
         "a killed server sends no close code"
     );
 
-    let (mut child, addr) = start_binary(dir.path()).await;
+    let (mut child, addr) = start_binary(&app.settings.database_url).await;
     app.addr = addr;
     // Sessions survive too.
     assert_eq!(app.get("/api/me", Some(&bob_cookie)).await.status, 200);

@@ -1,5 +1,9 @@
-//! Shared helpers for the integration tests: a real server on a fresh SQLite file, HTTP account
+//! Shared helpers for the integration tests: a real server on a fresh database, HTTP account
 //! helpers, and a WebSocket client that waits for frames by type instead of assuming an order.
+//!
+//! The database is a temporary SQLite file, or, when `CONFAB_TEST_POSTGRES_URL` names a
+//! PostgreSQL server (`scripts/postgres.sh` prints one), a fresh PostgreSQL database per test:
+//! see [`fresh_database`], the one place every test gets its database from.
 #![allow(dead_code)]
 
 mod raw_http;
@@ -25,12 +29,98 @@ pub const PASSWORD: &str = "correct-horse-battery";
 
 /// A running server with its own database, which survives restarts.
 pub struct TestApp {
-    /// Holds the database file; removed when the test ends.
-    pub dir: TempDir,
     pub settings: Settings,
     app: Option<RunningApp>,
     pub addr: SocketAddr,
     pub http: reqwest::Client,
+    /// Removed when the test ends (declared last: dropped after the server).
+    pub database: TestDatabase,
+}
+
+/// The environment variable that switches the tests to PostgreSQL: the URL of a database on
+/// the server to use (each test creates and drops a database of its own there).
+pub const POSTGRES_ENV: &str = "CONFAB_TEST_POSTGRES_URL";
+
+/// One test's database: `url` is what `DATABASE_URL` would be set to.
+pub struct TestDatabase {
+    pub url: String,
+    /// SQLite: holds the database file.
+    _dir: Option<TempDir>,
+    /// PostgreSQL: the server's own URL and this test's database, dropped on drop.
+    postgres: Option<(String, String)>,
+}
+
+/// The PostgreSQL URL the tests run against, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var(POSTGRES_ENV)
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// A new, empty database for one test: a temporary SQLite file, or with
+/// `CONFAB_TEST_POSTGRES_URL` set a new PostgreSQL database `confab_t_<random hex>` on that
+/// server.
+pub async fn fresh_database() -> TestDatabase {
+    match postgres_url() {
+        None => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            TestDatabase {
+                url: format!("sqlite://{}/t.db", dir.path().display()),
+                _dir: Some(dir),
+                postgres: None,
+            }
+        }
+        Some(server) => fresh_postgres_database(&server).await,
+    }
+}
+
+/// A new PostgreSQL database on the server `server` names.
+pub async fn fresh_postgres_database(server: &str) -> TestDatabase {
+    use sqlx::{Connection, Executor};
+    let name = format!("confab_t_{:016x}", rand::random::<u64>());
+    let mut conn = sqlx::PgConnection::connect(server)
+        .await
+        .unwrap_or_else(|e| panic!("{POSTGRES_ENV}={server} does not connect: {e}"));
+    conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await
+        .expect("CREATE DATABASE");
+    let _ = conn.close().await;
+    let mut url = url::Url::parse(server).expect("a PostgreSQL URL");
+    url.set_path(&format!("/{name}"));
+    TestDatabase {
+        url: url.to_string(),
+        _dir: None,
+        postgres: Some((server.to_owned(), name)),
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot be blocked on: a thread of its own
+        // with its own runtime. FORCE ends connections of a server the test did not stop.
+        // Databases left behind (a test that panicked hard) are dropped by
+        // `scripts/postgres.sh drop-test-databases`.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                use sqlx::{Connection, Executor};
+                let mut conn = sqlx::PgConnection::connect(&server).await?;
+                conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                    .await?;
+                conn.close().await
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop a test database: {e}");
+        }
+    }
 }
 
 /// A server with default test settings.
@@ -40,20 +130,19 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server whose settings `tweak` adjusts first (rate limits, queue sizes, timeouts …).
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = format!("sqlite://{}/t.db", dir.path().display());
-    let mut settings = Settings::for_tests(database_url);
+    let database = fresh_database().await;
+    let mut settings = Settings::for_tests(database.url.clone());
     tweak(&mut settings);
     let app = RunningApp::start(settings.clone())
         .await
         .expect("server starts");
     let addr = app.addr();
     TestApp {
-        dir,
         settings,
         app: Some(app),
         addr,
         http: http_client(),
+        database,
     }
 }
 
@@ -68,16 +157,14 @@ fn http_client() -> reqwest::Client {
 
 impl TestApp {
     /// Helpers for a server this process does not own (e.g. the `confab` binary in a child
-    /// process): `stop` and `restart` do nothing useful on it.
-    pub fn external(addr: SocketAddr) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = format!("sqlite://{}/t.db", dir.path().display());
+    /// process) on `database`: `stop` and `restart` do nothing useful on it.
+    pub fn external(addr: SocketAddr, database: TestDatabase) -> TestApp {
         TestApp {
-            settings: Settings::for_tests(database_url),
-            dir,
+            settings: Settings::for_tests(database.url.clone()),
             app: None,
             addr,
             http: http_client(),
+            database,
         }
     }
 

@@ -28,7 +28,7 @@ use super::{
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::str::FromStr;
 use std::sync::RwLock;
 use std::time::Duration;
@@ -44,7 +44,7 @@ const MESSAGE_COLUMNS: &str =
     "m.seq, m.id, m.sender, m.recipient, m.body, m.client_msg_id, m.sent_at";
 
 /// How often a batch is tried when PostgreSQL aborts it for a conflict with another node.
-const BATCH_ATTEMPTS: u32 = 6;
+const BATCH_ATTEMPTS: u32 = 8;
 
 fn message_from_row(row: &PgRow) -> StoredMessage {
     StoredMessage {
@@ -111,6 +111,7 @@ impl PgStore {
 
     async fn try_batch(&self, ops: &[WriteOp]) -> StoreResult<Vec<WriteOutcome>> {
         let mut tx = self.pool.begin().await?;
+        lock_in_order(&mut tx, ops).await?;
         let mut outcomes = Vec::with_capacity(ops.len());
         for op in ops {
             outcomes.push(apply_one(&mut tx, op).await?);
@@ -118,6 +119,64 @@ impl PgStore {
         tx.commit().await?;
         Ok(outcomes)
     }
+}
+
+/// Locks the existing conversation rows a batch appends to or changes, in one fixed order
+/// (direct conversations by pair, then support conversations by id), before the ops run in
+/// theirs. Batches of different nodes then queue behind one another instead of deadlocking;
+/// what is left (a conversation created mid-batch, watermark rows) is rare, and retried.
+async fn lock_in_order(conn: &mut PgConnection, ops: &[WriteOp]) -> StoreResult<()> {
+    let mut pairs = BTreeSet::new();
+    let mut support = BTreeSet::new();
+    for op in ops {
+        match op {
+            WriteOp::Append {
+                sender, recipient, ..
+            } => {
+                let (lo, hi) = ordered_pair(sender, recipient);
+                pairs.insert((lo, hi));
+            }
+            WriteOp::SupportAppend {
+                conversation_id, ..
+            }
+            | WriteOp::SupportChange {
+                conversation_id, ..
+            }
+            | WriteOp::SupportRead {
+                conversation_id, ..
+            } => {
+                support.insert(conversation_id.as_str());
+            }
+            WriteOp::MarkDelivered { .. } | WriteOp::MarkRead { .. } => {}
+        }
+    }
+    if pairs.len() + support.len() < 2 {
+        return Ok(());
+    }
+    if !pairs.is_empty() {
+        let (lo, hi): (Vec<&str>, Vec<&str>) = pairs.into_iter().unzip();
+        sqlx::query(
+            "SELECT c.id FROM conversations c \
+             JOIN UNNEST($1::TEXT[], $2::TEXT[]) AS p (lo, hi) \
+             ON c.user_lo = p.lo AND c.user_hi = p.hi \
+             ORDER BY c.user_lo, c.user_hi FOR UPDATE OF c",
+        )
+        .bind(lo)
+        .bind(hi)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !support.is_empty() {
+        let ids: Vec<&str> = support.into_iter().collect();
+        sqlx::query(
+            "SELECT id FROM support_conversations WHERE id = ANY($1::TEXT[]) \
+             ORDER BY id FOR UPDATE",
+        )
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The original of a resent message, with the recipient's delivered watermark.
@@ -323,8 +382,8 @@ impl Store for PgStore {
             match self.try_batch(ops).await {
                 Err(e) if attempt < BATCH_ATTEMPTS && is_retryable(&e) => {
                     tracing::debug!(error = ?e, attempt, "batch conflicted with another node, retrying");
-                    // 5, 10, 20 … ms, plus jitter so two nodes do not collide again in step.
-                    let pause = 5u64 << (attempt - 1);
+                    // 5, 10, 20 … 160 ms, plus jitter so two nodes do not collide again in step.
+                    let pause = 5u64 << (attempt - 1).min(5);
                     let jitter = rand::random::<u64>() % (pause + 1);
                     tokio::time::sleep(Duration::from_millis(pause + jitter)).await;
                     attempt += 1;
