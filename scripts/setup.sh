@@ -8,13 +8,16 @@ say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-# Debian packages: a C toolchain (for SQLite and ring), Node.js for Playwright, Chromium.
+# Debian packages: a C toolchain (for SQLite and ring), Node.js for Playwright, Chromium,
+# PostgreSQL.
 missing=()
 command -v cc >/dev/null || missing+=(build-essential)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v chromium >/dev/null || missing+=(chromium)
+# PostgreSQL server binaries for the PostgreSQL test pass (Debian keeps them out of PATH).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq

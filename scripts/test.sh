@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check and test: formatting, clippy for the server and the browser builds, unit and
-# integration tests (real servers on random ports with temporary databases), then the
+# integration tests (real servers on random ports with temporary databases: SQLite, then the
+# integration tests once more on a local PostgreSQL started by scripts/postgres.sh), then the
 # Playwright suite in Debian's chromium against the built app.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,15 @@ step "clippy (browser)"
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/front" \
   cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
-step "unit and integration tests"
+step "unit and integration tests (SQLite)"
 cargo test --features ssr
+
+step "integration tests again on PostgreSQL"
+# A local cluster (scripts/postgres.sh); each test creates and drops a database of its own,
+# and databases an earlier, interrupted run left behind are dropped first.
+pg_url=$(./scripts/postgres.sh)
+./scripts/postgres.sh drop-test-databases
+CONFAB_TEST_POSTGRES_URL="$pg_url" cargo test --features ssr --test '*'
 
 step "build the site (cargo leptos build)"
 cargo leptos build

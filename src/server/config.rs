@@ -15,7 +15,7 @@ pub struct Settings {
     )]
     pub addr: SocketAddr,
 
-    /// Database URL. `sqlite://path` is created if missing.
+    /// Database URL: `sqlite://path` (created if missing) or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/confab.db")]
     pub database_url: String,
 

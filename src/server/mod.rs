@@ -7,7 +7,7 @@
 //! - [`cli`]: the binary's commands (`serve`, `user add`).
 //! - [`error`]: the HTTP error type.
 //! - [`auth`]: accounts, passwords, sessions and the session extractor.
-//! - [`store`]: the storage interface and its SQLite implementation.
+//! - [`store`]: the storage interface and its SQLite and PostgreSQL implementations.
 //! - [`writer`]: the single writer task that group-commits batches and then fans out.
 //! - [`hub`]: who is connected: per-user sockets with bounded queues.
 //! - [`cluster`]: several nodes: the Redis bus, cluster-wide presence and resync.

@@ -53,7 +53,9 @@ pub struct TestDatabase {
 
 /// The PostgreSQL URL the tests run against, if any.
 pub fn postgres_url() -> Option<String> {
-    std::env::var(POSTGRES_ENV).ok().filter(|u| !u.trim().is_empty())
+    std::env::var(POSTGRES_ENV)
+        .ok()
+        .filter(|u| !u.trim().is_empty())
 }
 
 /// A new, empty database for one test: a temporary SQLite file, or with

@@ -1,7 +1,7 @@
 //! PostgreSQL implementation of [`SupportStore`] and of the support writes in a batch. Each
 //! support append locks its conversation row first (`FOR UPDATE`), so appends from several
 //! nodes take seqs one after another and a resend always finds its committed original: the
-//! idempotency key is per conversation, so the lock covers every race (see `postgres.rs`).
+//! idempotency key is per conversation, so the lock covers every race (see `postgres_writes.rs`).
 
 use super::postgres::PgStore;
 use super::support::{
