@@ -24,12 +24,14 @@ CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/front" \
 step "unit and integration tests (SQLite)"
 cargo test --features ssr
 
-step "integration tests again on PostgreSQL"
+step "integration tests again on PostgreSQL, and the multi-node tests (PostgreSQL + Redis)"
 # A local cluster (scripts/postgres.sh); each test creates and drops a database of its own,
-# and databases an earlier, interrupted run left behind are dropped first.
+# and databases an earlier, interrupted run left behind are dropped first. The multi-node
+# tests (tests/cluster_*.rs) run only here, each with private redis-server processes; they
+# must not be skipped.
 pg_url=$(./scripts/postgres.sh)
 ./scripts/postgres.sh drop-test-databases
-CONFAB_TEST_POSTGRES_URL="$pg_url" cargo test --features ssr --test '*'
+CONFAB_TEST_POSTGRES_URL="$pg_url" CONFAB_REQUIRE_CLUSTER_TESTS=1 cargo test --features ssr --test '*'
 
 step "build the site (cargo leptos build)"
 cargo leptos build

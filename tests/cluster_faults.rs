@@ -71,7 +71,11 @@ async fn a_redis_outage_under_load_loses_and_duplicates_nothing() {
     }
     for pair in 0..3 {
         let (a, b) = (&reports[2 * pair], &reports[2 * pair + 1]);
-        assert_pair_complete((&format!("ann{pair}"), a), (&format!("bob{pair}"), b), COUNT);
+        assert_pair_complete(
+            (&format!("ann{pair}"), a),
+            (&format!("bob{pair}"), b),
+            COUNT,
+        );
     }
     assert!(
         reports.iter().any(|r| r.resyncs > 0),
@@ -130,7 +134,11 @@ async fn a_node_killed_mid_load_loses_nothing_and_its_users_reconnect_to_another
     for pair in 0..2 {
         let (a, b) = (&reports[2 * pair], &reports[2 * pair + 1]);
         assert!(a.reconnects >= 1, "k{pair} moved to the surviving node");
-        assert_pair_complete((&format!("kim{pair}"), a), (&format!("sam{pair}"), b), COUNT);
+        assert_pair_complete(
+            (&format!("kim{pair}"), a),
+            (&format!("sam{pair}"), b),
+            COUNT,
+        );
     }
 }
 

@@ -28,7 +28,10 @@ async fn users_on_different_nodes_exchange_messages_with_receipts_and_presence()
     let mut bob = n2.connect(&bob_cookie).await;
 
     let accepted = alice.dm("bob", "hello across nodes", "a1").await;
-    assert_eq!(accepted["delivered"], true, "bob is online on the other node");
+    assert_eq!(
+        accepted["delivered"], true,
+        "bob is online on the other node"
+    );
     let got = bob.expect_message("a1").await;
     assert_eq!(got["body"], "hello across nodes");
     assert_eq!(got["from"], "alice");
@@ -140,7 +143,9 @@ async fn an_agent_on_one_node_serves_a_customer_on_the_other() {
         .await;
 
     agent
-        .send_json(json!({"type": "send", "conversation_id": id, "body": "on it", "client_msg_id": "g1"}))
+        .send_json(
+            json!({"type": "send", "conversation_id": id, "body": "on it", "client_msg_id": "g1"}),
+        )
         .await;
     let accepted = agent.expect_accepted("g1").await;
     assert_eq!(accepted["delivered"], true, "the customer is on node 2");

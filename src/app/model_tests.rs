@@ -296,7 +296,10 @@ fn resync_after_a_lost_frame_syncs_from_before_the_gap() {
     m.open("bob");
     m.apply_history(
         "bob",
-        vec![msg("bob", "alice", 1, "a", "b1"), msg("bob", "alice", 2, "b", "b2")],
+        vec![
+            msg("bob", "alice", 1, "a", "b1"),
+            msg("bob", "alice", 2, "b", "b2"),
+        ],
         false,
     );
     // seq 3 was lost between server nodes; 4 arrived.

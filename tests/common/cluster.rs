@@ -163,7 +163,11 @@ pub async fn wait_bus(app: &TestApp, state: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let reply = app.get("/readyz", None).await;
-        if reply.json.as_ref().is_some_and(|j| j["bus"]["state"] == state) {
+        if reply
+            .json
+            .as_ref()
+            .is_some_and(|j| j["bus"]["state"] == state)
+        {
             return;
         }
         assert!(
@@ -235,9 +239,11 @@ pub async fn run_chatter(
         request
             .headers_mut()
             .insert("cookie", HeaderValue::from_str(&cookie).unwrap());
-        let Ok(Ok((mut ws, _))) =
-            tokio::time::timeout(Duration::from_secs(2), tokio_tungstenite::connect_async(request))
-                .await
+        let Ok(Ok((mut ws, _))) = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio_tungstenite::connect_async(request),
+        )
+        .await
         else {
             node += 1;
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -261,7 +267,11 @@ pub async fn run_chatter(
         let mut tick = tokio::time::interval(every);
         loop {
             for frame in out.drain(..) {
-                if ws.send(Message::Text(frame.to_string().into())).await.is_err() {
+                if ws
+                    .send(Message::Text(frame.to_string().into()))
+                    .await
+                    .is_err()
+                {
                     node += 1;
                     continue 'connect;
                 }
@@ -342,7 +352,10 @@ pub fn assert_pair_complete(a: (&str, &ChatReport), b: (&str, &ChatReport), coun
         got.sort();
         let mut want: Vec<String> = mine.accepted.keys().cloned().collect();
         want.sort();
-        assert_eq!(got, want, "{peer} received every message of {me}, once each");
+        assert_eq!(
+            got, want,
+            "{peer} received every message of {me}, once each"
+        );
         for (cmid, seq) in &mine.accepted {
             assert_eq!(
                 theirs.received.get(seq).map(|(_, c)| c.as_str()),
@@ -352,6 +365,13 @@ pub fn assert_pair_complete(a: (&str, &ChatReport), b: (&str, &ChatReport), coun
         }
     }
     let seqs: Vec<u64> = a.1.received.keys().copied().collect();
-    assert_eq!(seqs, (1..=(2 * count) as u64).collect::<Vec<_>>(), "seqs without holes");
-    assert_eq!(a.1.received, b.1.received, "both sides hold the same conversation");
+    assert_eq!(
+        seqs,
+        (1..=(2 * count) as u64).collect::<Vec<_>>(),
+        "seqs without holes"
+    );
+    assert_eq!(
+        a.1.received, b.1.received,
+        "both sides hold the same conversation"
+    );
 }

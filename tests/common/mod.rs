@@ -6,8 +6,8 @@
 //! see [`fresh_database`], the one place every test gets its database from.
 #![allow(dead_code)]
 
-mod raw_http;
 pub mod cluster;
+mod raw_http;
 pub mod support;
 pub mod ws;
 

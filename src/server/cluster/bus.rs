@@ -42,7 +42,11 @@ pub enum Incoming {
 }
 
 impl Bus {
-    pub fn new(node: String, channel: String, ttl: Duration) -> (Arc<Self>, mpsc::Receiver<Vec<u8>>) {
+    pub fn new(
+        node: String,
+        channel: String,
+        ttl: Duration,
+    ) -> (Arc<Self>, mpsc::Receiver<Vec<u8>>) {
         let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
         let bus = Arc::new(Self {
             node,

@@ -48,8 +48,14 @@ pub enum Event {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "k", rename_all = "snake_case")]
 pub enum Item {
-    Frame { json: String },
-    Message { peer: String, seq: u64, json: String },
+    Frame {
+        json: String,
+    },
+    Message {
+        peer: String,
+        seq: u64,
+        json: String,
+    },
 }
 
 impl From<&Outbound> for Item {

@@ -28,8 +28,14 @@ pub fn spawn(state: &AppState, pending: Pending, stop: CancellationToken) -> Vec
     } = pending;
     let (incoming_tx, incoming_rx) = mpsc::unbounded_channel();
     vec![
-        tokio::spawn(bus.clone().run_publisher(client.clone(), outbox, stop.clone())),
-        tokio::spawn(bus.clone().run_subscriber(client, incoming_tx, stop.clone())),
+        tokio::spawn(
+            bus.clone()
+                .run_publisher(client.clone(), outbox, stop.clone()),
+        ),
+        tokio::spawn(
+            bus.clone()
+                .run_subscriber(client, incoming_tx, stop.clone()),
+        ),
         tokio::spawn(apply_incoming(state.clone(), bus.clone(), incoming_rx)),
         tokio::spawn(heartbeat(state.clone(), bus, stop)),
     ]

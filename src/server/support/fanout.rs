@@ -87,7 +87,9 @@ impl Effects<'_> {
                         FromRole::Customer => {
                             to_agents > 0 || self.hub.agents_reachable_elsewhere()
                         }
-                        FromRole::Agent => to_customer > 0 || self.hub.reachable_elsewhere(&customer),
+                        FromRole::Agent => {
+                            to_customer > 0 || self.hub.reachable_elsewhere(&customer)
+                        }
                     },
                     message,
                     conversation,

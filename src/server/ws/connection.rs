@@ -7,12 +7,12 @@
 //! A message frame is never written twice to one socket: `sent` remembers the highest seq
 //! written per peer, and queued copies at or below it are dropped.
 
-use crate::server::cluster::event::Event;
 use super::commands::{self, Reply};
 use super::greeting;
 use crate::protocol::limits::{close, MAX_FRAME_BYTES};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::server::auth::CurrentUser;
+use crate::server::cluster::event::Event;
 use crate::server::diagnostics::Metrics;
 use crate::server::hub::{customer_key, CloseReason, Outbound, Registration};
 use crate::server::state::AppState;

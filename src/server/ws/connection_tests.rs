@@ -26,9 +26,10 @@ async fn next_json(rx: &mut mpsc::UnboundedReceiver<Message>) -> serde_json::Val
 async fn socket_loop_greets_answers_and_reports_bad_frames_when_fed_through_channels() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/t.db", dir.path().display());
-    let (state, _writer, _cluster) = build_state(Settings::for_tests(url), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let (state, _writer, _cluster) =
+        build_state(Settings::for_tests(url), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
     state
         .store
         .create_user("ann", "x", Role::User)
