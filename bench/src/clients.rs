@@ -51,8 +51,10 @@ pub struct Target {
     pub kind: Kind,
     pub addr: SocketAddr,
     pub cookies: Arc<HashMap<String, String>>,
-    /// The server's process, when this process started it (for CPU accounting).
-    pub server_pid: Option<u32>,
+    /// The server's processes this process started (for CPU accounting; a cluster has several).
+    pub server_pids: Vec<u32>,
+    /// Where the closed loops' receivers connect, when not `addr` (a cluster's other node).
+    pub rx_addr: Option<SocketAddr>,
 }
 
 /// Small buffers: the generator holds thousands of sockets, and tungstenite's default 128 KiB
@@ -85,13 +87,23 @@ pub async fn open(
 impl Target {
     /// Connects as `user`; for Confab also waits for `hello` (the socket is then fully live).
     pub async fn connect(&self, user: &str) -> anyhow::Result<Ws> {
+        self.connect_to(self.addr, user).await
+    }
+
+    /// Connects a closed loop's receiver: on `rx_addr` when set (the other node of a cluster).
+    pub async fn connect_receiver(&self, user: &str) -> anyhow::Result<Ws> {
+        self.connect_to(self.rx_addr.unwrap_or(self.addr), user)
+            .await
+    }
+
+    async fn connect_to(&self, addr: SocketAddr, user: &str) -> anyhow::Result<Ws> {
         match self.kind {
             Kind::Confab => {
                 let cookie = self
                     .cookies
                     .get(user)
                     .with_context(|| format!("no session for {user}"))?;
-                let mut ws = confab_client::open(self.addr, cookie).await?;
+                let mut ws = confab_client::open(addr, cookie).await?;
                 wait_for(&mut ws, Duration::from_secs(10), |f| {
                     matches!(f, Incoming::Hello)
                 })
@@ -99,8 +111,8 @@ impl Target {
                 .context("waiting for hello")?;
                 Ok(ws)
             }
-            Kind::Seed => seed_client::open(self.addr, user).await,
-            Kind::Relay => relay::open(self.addr, user).await,
+            Kind::Seed => seed_client::open(addr, user).await,
+            Kind::Relay => relay::open(addr, user).await,
         }
     }
 

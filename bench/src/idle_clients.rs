@@ -42,7 +42,8 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
         kind: Kind::parse(&args.kind)?,
         addr: args.addr,
         cookies: Arc::new(cookies),
-        server_pid: None,
+        server_pids: Vec::new(),
+        rx_addr: None,
     };
     let open = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));

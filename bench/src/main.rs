@@ -2,11 +2,12 @@
 //!
 //! - `run`: builds what it needs, starts Confab, the seed FastAPI server and the bare relay one
 //!   after the other on loopback, runs the scenarios against each, prints a table and writes
-//!   `bench/results/<UTC>.json`.
+//!   `bench/results/<UTC>.json`. With Confab also two Confab nodes on PostgreSQL + Redis.
 //! - `relay`: the bare tokio WebSocket relay (the hardware ceiling).
 //! - `idle-clients` (hidden): a child process holding many idle sockets.
 
 mod clients;
+mod cluster;
 mod confab_client;
 mod idle_clients;
 mod per_server;

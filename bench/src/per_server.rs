@@ -37,7 +37,8 @@ pub async fn run_server(kind: Kind, plan: &mut Plan<'_>) -> ServerResults {
         kind,
         addr: server.addr,
         cookies: Arc::new(cookies),
-        server_pid: Some(server.pid),
+        server_pids: vec![server.pid],
+        rx_addr: None,
     };
     if let Err(e) = scenarios(&target, &mut server, plan, history_last_seq, &mut results).await {
         eprintln!("[{}] {e:#}", kind.name());
@@ -202,7 +203,7 @@ fn record<T>(slot: &mut Option<T>, r: anyhow::Result<T>, errors: &mut Vec<String
 async fn start_confab(plan: &Plan<'_>) -> anyhow::Result<(Server, HashMap<String, String>, u64)> {
     let db = plan.launch.work.join("confab.db");
     let launch = Launch {
-        database: Some(&db),
+        database_url: Some(format!("sqlite://{}", db.display())),
         ..plan.launch.clone()
     };
     let first = Server::start(Kind::Confab, &launch).await?;

@@ -55,6 +55,8 @@ pub struct Report {
     pub machine: BTreeMap<&'static str, String>,
     pub rows: Vec<Row>,
     pub servers: BTreeMap<&'static str, ServerResults>,
+    /// The multi-node row (`None` with `--no-cluster`).
+    pub cluster: Option<crate::cluster::ClusterResult>,
     pub wasm: Option<WasmResult>,
 }
 

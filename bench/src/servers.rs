@@ -30,7 +30,8 @@ pub struct Launch<'a> {
     pub confab_env: &'a [(String, String)],
     /// Extra arguments for `confab-bench relay` (experiments: `--nagle`, `--read-buffer-kib=4`).
     pub relay_args: &'a [String],
-    pub database: Option<&'a Path>,
+    /// Confab's `DATABASE_URL` (`sqlite://…`, or `postgres://…` for a cluster's nodes).
+    pub database_url: Option<String>,
 }
 
 impl Server {
@@ -140,11 +141,11 @@ impl Server {
 
 fn confab_command(launch: &Launch<'_>, addr: SocketAddr) -> anyhow::Result<Command> {
     let bin = launch.confab_bin.context("no confab binary")?;
-    let db = launch.database.context("no database path")?;
+    let db = launch.database_url.as_deref().context("no database URL")?;
     let mut cmd = Command::new(bin);
     cmd.current_dir(launch.repo)
         .env("LEPTOS_SITE_ADDR", addr.to_string())
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("DATABASE_URL", db)
         .env("LEPTOS_SITE_ROOT", launch.repo.join("target/site"))
         .env("RUST_LOG", "warn")
         // The defaults (20/s, burst 40) are per-socket abuse limits; load needs far more.

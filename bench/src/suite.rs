@@ -3,6 +3,7 @@
 //! throughout; Ctrl-C or an error stops every child process.
 
 use crate::clients::Kind;
+use crate::cluster;
 use crate::per_server::run_server;
 use crate::plan::{Names, Plan};
 use crate::report::{self, Report};
@@ -19,6 +20,16 @@ pub struct RunArgs {
     /// Tiny sizes (seconds), every code path against all three servers: for CI.
     #[arg(long)]
     smoke: bool,
+    /// Leave out the multi-node row (two Confab nodes on PostgreSQL + Redis).
+    #[arg(long)]
+    no_cluster: bool,
+    /// PostgreSQL server for the multi-node row (default: what `scripts/postgres.sh` prints);
+    /// a database is created on it for the run and dropped afterwards.
+    #[arg(long, value_name = "URL")]
+    postgres_url: Option<String>,
+    /// Redis for the multi-node row (default: what `scripts/redis.sh` prints).
+    #[arg(long, value_name = "URL")]
+    redis_url: Option<String>,
     /// Scenarios to run.
     #[arg(
         long,
@@ -119,6 +130,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         true => servers::ensure_seed_venv(&repo).await?,
         false => String::new(),
     };
+    let cluster_on = !args.no_cluster
+        && kinds.contains(&Kind::Confab)
+        && (args.scenarios.iter()).any(|s| s == "throughput" || s == "latency");
+    // Like the seed's venv: set up (and maybe installed) before the timed part.
+    let mut cluster_infra = match cluster_on {
+        true => {
+            Some(cluster::infra(&repo, args.postgres_url.clone(), args.redis_url.clone()).await)
+        }
+        false => None,
+    };
     let names = Names::new(&sizes);
     let mut wasm_result = match args.scenarios.iter().any(|s| s == "wasm") {
         true => wasm::measure(&repo, sizes.brotli_quality)?,
@@ -135,20 +156,24 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             confab_bin: confab_bin.as_deref(),
             confab_env: &args.confab_env,
             relay_args: &args.relay_args,
-            database: None,
+            database_url: None,
         },
         run_tag: format!("r{:x}", util::clock_seed() & 0xfff_ffff),
         wasm: wasm_result.as_mut(),
     };
-    let limit = Duration::from_secs(if args.smoke { 600 } else { 3600 });
+    let limit = Duration::from_secs(if args.smoke { 240 } else { 3600 });
     let all = async {
-        let mut results = BTreeMap::new();
+        let (mut results, mut cluster) = (BTreeMap::new(), None);
         for kind in &kinds {
             results.insert(kind.name(), run_server(*kind, &mut plan).await);
+            // Right after single-node Confab, so that both see the same machine.
+            if let (Kind::Confab, Some(infra)) = (kind, cluster_infra.take()) {
+                cluster = Some(cluster::run(&plan, infra).await);
+            }
         }
-        results
+        (results, cluster)
     };
-    let mut results = tokio::select! {
+    let (mut results, mut cluster) = tokio::select! {
         r = tokio::time::timeout(limit, all) => r.context("the suite exceeded its time limit")?,
         _ = tokio::signal::ctrl_c() => bail!("interrupted; servers and clients stopped"),
     };
@@ -156,8 +181,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         r.errors.insert(0, e);
     }
 
+    if let Some(c) = cluster.as_mut() {
+        c.compare(results.get("confab"));
+    }
     let rows = report::rows(&results, &wasm_result, &sizes);
-    crate::table::print(&rows, args.smoke);
+    crate::table::print(&rows, cluster.as_ref(), &sizes, args.smoke);
     let mut machine = BTreeMap::new();
     machine.insert(
         "cpus",
@@ -189,6 +217,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         machine,
         rows,
         servers: results,
+        cluster,
         wasm: wasm_result,
     };
     let out = args
@@ -202,8 +231,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         total.elapsed().as_secs_f64()
     );
     let mut errors = 0;
-    for (server, r) in &report.servers {
-        for e in &r.errors {
+    let cluster_errors = report.cluster.iter().map(|c| ("cluster", &c.errors));
+    let all_errors = report.servers.iter().map(|(s, r)| (*s, &r.errors));
+    for (server, errs) in all_errors.chain(cluster_errors) {
+        for e in errs {
             println!("error [{server}]: {e}");
             errors += 1;
         }

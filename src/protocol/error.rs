@@ -40,6 +40,8 @@ pub enum ErrorCode {
     BadOrigin,
     /// The user already holds the maximum number of sockets.
     TooManySockets,
+    /// The server holds as many connections as it can; retry later (extension).
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -62,6 +64,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::BadOrigin => "bad_origin",
             ErrorCode::TooManySockets => "too_many_sockets",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 }
@@ -106,6 +109,7 @@ mod tests {
             ErrorCode::UnknownType,
             ErrorCode::SelfMessage,
             ErrorCode::TooManySockets,
+            ErrorCode::Unavailable,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -72,6 +72,11 @@ pub struct Settings {
     #[arg(long, env = "CONFAB_MAX_CHATS_PER_AGENT", default_value_t = 5)]
     pub max_chats_per_agent: usize,
 
+    /// Most TCP connections held at once; more are answered 503 and closed. Default (and upper
+    /// bound): the open-file limit minus a reserve.
+    #[arg(long, env = "CONFAB_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
     /// Redis for fan-out between nodes, e.g. `redis://127.0.0.1:6379/`. Unset: a single node.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
@@ -113,6 +118,7 @@ impl Settings {
             outbound_queue: 1024,
             max_batch: 512,
             max_chats_per_agent: 5,
+            max_connections: None,
             redis_url: None,
             redis_channel: "confab:bus".into(),
             node_id: None,

@@ -18,6 +18,8 @@ pub struct Metrics {
     pub error_frames_sent: AtomicU64,
     pub sockets_opened: AtomicU64,
     pub rate_limited: AtomicU64,
+    /// Held and refused TCP connections (see `listener`).
+    pub connections: std::sync::Arc<crate::server::listener::ConnectionCounts>,
 }
 
 impl Metrics {
@@ -80,6 +82,13 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     text.push_str(&format!(
         "# TYPE confab_open_sockets gauge\nconfab_open_sockets {}\n",
         state.hub.total_sockets()
+    ));
+    let connections = &m.connections;
+    text.push_str(&format!(
+        "# TYPE confab_connections_open gauge\nconfab_connections_open {}\n\
+         # TYPE confab_connections_refused_total counter\nconfab_connections_refused_total {}\n",
+        connections.open.load(Ordering::Relaxed),
+        connections.refused.load(Ordering::Relaxed)
     ));
     if let Some(bus) = state.hub.bus() {
         for (name, value) in [

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`config`]: flags and environment variables ([`config::Settings`]).
 //! - [`telemetry`]: `tracing` set-up.
+//! - [`listener`]: the TCP listener that caps connections below the open-file limit.
 //! - [`startup`]: builds the router ([`startup::app`]) and runs the server ([`startup::RunningApp`]).
 //! - [`cli`]: the binary's commands (`serve`, `user add`).
 //! - [`error`]: the HTTP error type.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod error;
 pub mod hub;
+pub mod listener;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -9,7 +9,7 @@ use crate::server::writer::Writer;
 use crate::server::{auth, cluster, store, support, ws};
 use anyhow::Context;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
+use crate::server::listener::{self, CappedListener};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -76,12 +76,9 @@ impl RunningApp {
         let (state, writer_task, cluster) = build_state(settings, addr).await?;
         let router = app(state.clone());
         let shutdown = state.shutdown.clone();
-        // Small chat frames must not wait for Nagle's algorithm (a 40 ms delayed-ACK stall).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
+        let cap = listener::connection_cap(state.settings.max_connections);
+        tracing::info!(max_connections = cap, "connection cap");
+        let listener = CappedListener::new(listener, cap, state.metrics.connections.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown.cancelled_owned())

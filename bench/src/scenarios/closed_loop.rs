@@ -61,7 +61,7 @@ pub async fn run(
             let pb = pb.clone();
             async move {
                 let rx = target
-                    .connect(r)
+                    .connect_receiver(r)
                     .await
                     .with_context(|| format!("connecting {r}"))?;
                 let tx = target
@@ -100,7 +100,7 @@ pub async fn run(
             pair_loop(&target, ends, window, &tag, measure_from, end, &counter).await
         }));
     }
-    let cpu = CpuWindow::start(target.server_pid, measure_from, end);
+    let cpu = CpuWindow::start(target.server_pids.clone(), measure_from, end);
     let ticker = {
         let (pb, counter, label) = (pb.clone(), counter.clone(), label.to_owned());
         tokio::spawn(async move {
@@ -168,19 +168,21 @@ pub async fn run(
     Ok(result)
 }
 
-/// CPU seconds of the server and of this process between two instants.
+/// CPU seconds of the server (all its processes) and of this process between two instants.
 struct CpuWindow;
 
 impl CpuWindow {
     fn start(
-        server: Option<u32>,
+        server: Vec<u32>,
         from: Instant,
         to: Instant,
     ) -> tokio::task::JoinHandle<(Option<f64>, Option<f64>)> {
         tokio::spawn(async move {
             let read = || {
+                let servers: Option<Vec<f64>> =
+                    server.iter().map(|p| crate::util::cpu_secs(*p)).collect();
                 (
-                    server.and_then(crate::util::cpu_secs),
+                    servers.filter(|s| !s.is_empty()).map(|s| s.iter().sum()),
                     crate::util::cpu_secs(std::process::id()),
                 )
             };

@@ -17,6 +17,8 @@ const PUBLISH_QUEUE: usize = 65_536;
 /// Most events sent in one pipeline.
 const PUBLISH_BATCH: usize = 512;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// A publish that takes longer means Redis hangs: reconnect.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// This node's end of the bus, shared by the hub (publishing) and the cluster tasks.
@@ -147,7 +149,12 @@ impl Bus {
                 if n == 0 {
                     return;
                 }
-                if let Err(e) = self.send(&mut conn, &batch).await {
+                let sent = tokio::time::timeout(PUBLISH_TIMEOUT, self.send(&mut conn, &batch))
+                    .await
+                    .unwrap_or_else(|_| Err(redis::RedisError::from(std::io::Error::from(
+                        std::io::ErrorKind::TimedOut,
+                    ))));
+                if let Err(e) = sent {
                     tracing::warn!(error = %e, "bus: publish failed; reconnecting");
                     self.publisher_up.store(false, Ordering::Relaxed);
                     self.dropped.fetch_add(n as u64, Ordering::Relaxed);
@@ -216,12 +223,16 @@ impl Bus {
                 return;
             }
             let mut messages = pubsub.into_on_message();
+            // Every node (this one too) publishes a heartbeat every third of the time to live,
+            // and Redis echoes ours back: silence for a whole time to live means the
+            // subscription is dead even if the TCP connection never said so.
+            let silence = self.remote.ttl();
             loop {
                 let message = tokio::select! {
                     _ = stop.cancelled() => return,
-                    m = messages.next() => m,
+                    m = tokio::time::timeout(silence, messages.next()) => m,
                 };
-                let Some(message) = message else { break };
+                let Ok(Some(message)) = message else { break };
                 let envelope: Envelope = match serde_json::from_slice(message.get_payload_bytes()) {
                     Ok(e) => e,
                     Err(e) => {

@@ -36,6 +36,10 @@ impl RemotePresence {
         }
     }
 
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     fn nodes(&self) -> std::sync::MutexGuard<'_, HashMap<String, NodeView>> {
         // Every update is a single insert/remove: a poisoned lock holds consistent data.
         self.nodes.lock().unwrap_or_else(|e| e.into_inner())

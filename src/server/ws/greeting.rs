@@ -98,6 +98,9 @@ where
         role: Some(user.role.as_str().to_owned()),
     };
     write(sink, &hello.to_json()).await?;
+    // The socket was registered before this: anything committed since is queued for it live.
+    // So the replay covers what the store held then, and stops at the first short chunk rather
+    // than chasing new messages (which would leave the live queue unread until it overflows).
     loop {
         let pending = match state.store.pending_for(&me, REPLAY_CHUNK).await {
             Ok(p) if p.is_empty() => return Ok(()),
@@ -121,6 +124,9 @@ where
             })
         });
         futures::future::join_all(marks).await;
+        if pending.len() < REPLAY_CHUNK as usize {
+            return Ok(());
+        }
     }
 }
 

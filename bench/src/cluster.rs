@@ -1,0 +1,437 @@
+//! The multi-node row, "Confab ×2 (PostgreSQL + Redis)": two Confab nodes on one fresh
+//! PostgreSQL database (created for the run on the server `scripts/postgres.sh` prints, dropped
+//! at the end) and one Redis channel (`scripts/redis.sh`), in the same run as the single-node
+//! SQLite Confab. The closed loops run with each pair's sender on node 1 and its receiver on
+//! node 2, so every message crosses the bus. Without PostgreSQL or Redis the row is skipped,
+//! with the reason; a scenario that fails once both are there is an error.
+
+use crate::clients::{Kind, Target};
+use crate::confab_client;
+use crate::plan::Plan;
+use crate::scenarios::closed_loop::{self, LoopResult};
+use crate::scenarios::{bar, done};
+use crate::servers::{Launch, Server};
+use anyhow::{bail, Context};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::process::Command;
+
+pub const SETUP: &str = "Confab ×2 (PostgreSQL + Redis)";
+
+/// The figures compared with single-node Confab.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Figures {
+    pub w10_msgs_per_s: Option<f64>,
+    pub w10_p50_ms: Option<f64>,
+    pub w10_p99_ms: Option<f64>,
+    pub w1_msgs_per_s: Option<f64>,
+    pub w1_p50_ms: Option<f64>,
+    pub w1_p99_ms: Option<f64>,
+}
+
+impl Figures {
+    pub fn of(throughput: Option<&LoopResult>, latency: Option<&LoopResult>) -> Self {
+        Self {
+            w10_msgs_per_s: throughput.map(|t| t.msgs_per_sec),
+            w10_p50_ms: throughput.map(|t| t.p50_ms),
+            w10_p99_ms: throughput.map(|t| t.p99_ms),
+            w1_msgs_per_s: latency.map(|t| t.msgs_per_sec),
+            w1_p50_ms: latency.map(|t| t.p50_ms),
+            w1_p99_ms: latency.map(|t| t.p99_ms),
+        }
+    }
+
+    pub fn cells(&self) -> [Option<f64>; 6] {
+        [
+            self.w10_msgs_per_s,
+            self.w10_p50_ms,
+            self.w10_p99_ms,
+            self.w1_msgs_per_s,
+            self.w1_p50_ms,
+            self.w1_p99_ms,
+        ]
+    }
+
+    /// `self / base`, figure by figure.
+    fn ratio(&self, base: &Figures) -> Figures {
+        let r = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+            _ => None,
+        };
+        Figures {
+            w10_msgs_per_s: r(self.w10_msgs_per_s, base.w10_msgs_per_s),
+            w10_p50_ms: r(self.w10_p50_ms, base.w10_p50_ms),
+            w10_p99_ms: r(self.w10_p99_ms, base.w10_p99_ms),
+            w1_msgs_per_s: r(self.w1_msgs_per_s, base.w1_msgs_per_s),
+            w1_p50_ms: r(self.w1_p50_ms, base.w1_p50_ms),
+            w1_p99_ms: r(self.w1_p99_ms, base.w1_p99_ms),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClusterResult {
+    pub setup: &'static str,
+    /// `ran`, `skipped` (PostgreSQL or Redis not available; `reason` says why) or `failed`.
+    pub status: &'static str,
+    pub reason: Option<String>,
+    pub nodes: usize,
+    pub placement: &'static str,
+    pub postgres_url: Option<String>,
+    pub database: Option<String>,
+    pub redis_url: Option<String>,
+    pub redis_channel: Option<String>,
+    pub throughput: Option<LoopResult>,
+    pub latency: Option<LoopResult>,
+    pub figures: Figures,
+    /// Single-node SQLite Confab of the same run, and this row divided by it.
+    pub single_node: Figures,
+    pub ratio_to_single: Figures,
+    pub errors: Vec<String>,
+}
+
+impl ClusterResult {
+    fn new() -> Self {
+        Self {
+            setup: SETUP,
+            status: "ran",
+            reason: None,
+            nodes: 2,
+            placement: "each pair's sender on node 1, its receiver on node 2",
+            postgres_url: None,
+            database: None,
+            redis_url: None,
+            redis_channel: None,
+            throughput: None,
+            latency: None,
+            figures: Figures::default(),
+            single_node: Figures::default(),
+            ratio_to_single: Figures::default(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn skipped(reason: String) -> Self {
+        eprintln!("[cluster] skipped: {reason}");
+        Self {
+            status: "skipped",
+            reason: Some(reason),
+            ..Self::new()
+        }
+    }
+
+    /// Fills the figures and their ratios to single-node Confab.
+    pub fn compare(&mut self, single: Option<&crate::report::ServerResults>) {
+        self.figures = Figures::of(self.throughput.as_ref(), self.latency.as_ref());
+        if let Some(s) = single {
+            self.single_node = Figures::of(s.throughput.as_ref(), s.latency.as_ref());
+        }
+        self.ratio_to_single = self.figures.ratio(&self.single_node);
+    }
+}
+
+/// PostgreSQL's and Redis' URLs: given, or started by the repository's scripts (which install
+/// the Debian packages if needed). `Err` is the reason to skip the row.
+pub async fn infra(
+    repo: &Path,
+    postgres: Option<String>,
+    redis: Option<String>,
+) -> Result<(String, String), String> {
+    let pg = match postgres {
+        Some(u) => u,
+        None => script(repo, "scripts/postgres.sh").await?,
+    };
+    let redis = match redis {
+        Some(u) => u,
+        None => script(repo, "scripts/redis.sh").await?,
+    };
+    Ok((pg, redis))
+}
+
+/// Runs a setup script (bounded); its last line of output is the URL.
+async fn script(repo: &Path, path: &str) -> Result<String, String> {
+    let run = Command::new(repo.join(path))
+        .current_dir(repo)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = match tokio::time::timeout(Duration::from_secs(180), run).await {
+        Err(_) => return Err(format!("{path} did not finish within 180 s")),
+        Ok(Err(e)) => return Err(format!("{path}: {e}")),
+        Ok(Ok(out)) => out,
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let url = stdout.lines().rev().find(|l| !l.trim().is_empty());
+    match (out.status.success(), url) {
+        (true, Some(url)) => Ok(url.trim().to_owned()),
+        _ => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = err.lines().rev().take(3).collect();
+            Err(format!(
+                "{path} failed ({}): {}",
+                out.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+            ))
+        }
+    }
+}
+
+/// The cluster's part of the suite. Never panics; problems end up in the result.
+pub async fn run(plan: &Plan<'_>, infra: Result<(String, String), String>) -> ClusterResult {
+    let (pg, redis) = match infra {
+        Ok(urls) => urls,
+        Err(reason) => return ClusterResult::skipped(reason),
+    };
+    if plan.launch.confab_bin.is_none() {
+        return ClusterResult::skipped("no Confab binary".into());
+    }
+    let Some(psql) = find_psql() else {
+        return ClusterResult::skipped("psql not found (PostgreSQL client)".into());
+    };
+    let name = format!("confab_bench_{}", plan.run_tag.to_lowercase());
+    let create = format!("CREATE DATABASE \"{name}\"");
+    if let Err(e) = psql_run(Command::new(&psql), &pg, &create).await {
+        return ClusterResult::skipped(format!("cannot create a database on {pg}: {e:#}"));
+    }
+    // Dropped however this ends (also on Ctrl-C or the suite's time limit).
+    let _drop = DropDatabase {
+        psql,
+        url: pg.clone(),
+        name: name.clone(),
+    };
+    let mut result = ClusterResult::new();
+    result.postgres_url = Some(pg.clone());
+    result.database = Some(name.clone());
+    result.redis_url = Some(redis.clone());
+    let channel = format!("confab:bench:{}", plan.run_tag);
+    result.redis_channel = Some(channel.clone());
+    let db_url = with_database(&pg, &name);
+    if let Err(e) = nodes_and_loops(plan, &db_url, &redis, &channel, &mut result).await {
+        eprintln!("[cluster] {e:#}");
+        result.errors.push(format!("{e:#}"));
+    }
+    if !result.errors.is_empty() {
+        result.status = "failed";
+    }
+    result
+}
+
+async fn nodes_and_loops(
+    plan: &Plan<'_>,
+    db_url: &str,
+    redis: &str,
+    channel: &str,
+    out: &mut ClusterResult,
+) -> anyhow::Result<()> {
+    let mut nodes = Vec::new();
+    for n in 1..=2 {
+        let mut env = plan.launch.confab_env.to_vec();
+        env.extend([
+            ("REDIS_URL".into(), redis.to_owned()),
+            ("CONFAB_REDIS_CHANNEL".into(), channel.to_owned()),
+            ("CONFAB_NODE_ID".into(), format!("bench{n}")),
+        ]);
+        let launch = Launch {
+            database_url: Some(db_url.to_owned()),
+            confab_env: &env,
+            ..plan.launch.clone()
+        };
+        // One after the other: the first node creates the schema.
+        let node = Server::start(Kind::Confab, &launch)
+            .await
+            .with_context(|| format!("starting node {n}"))?;
+        nodes.push(node);
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        wait_bus(node.addr, Duration::from_secs(30))
+            .await
+            .with_context(|| format!("node {}: bus; log:\n{}", i + 1, node.log_tail()))?;
+    }
+    let users: Vec<String> = plan
+        .names
+        .pairs
+        .iter()
+        .flat_map(|(a, b)| [a.clone(), b.clone()])
+        .collect();
+    let pb = bar("cluster", "registering (argon2)", users.len() as u64);
+    let cookies = confab_client::register_all(nodes[0].addr, &users, &pb).await;
+    done(
+        &pb,
+        "cluster",
+        &format!(
+            "2 nodes up on {db_url} and {redis}; {} accounts registered on node 1",
+            users.len()
+        ),
+    );
+    let target = Target {
+        kind: Kind::Confab,
+        addr: nodes[0].addr,
+        rx_addr: Some(nodes[1].addr),
+        cookies: Arc::new(cookies?),
+        server_pids: nodes.iter().map(|n| n.pid).collect(),
+    };
+    let (sizes, tag) = (plan.sizes, &plan.run_tag);
+    let warmup = Duration::from_secs_f64(sizes.warmup_secs);
+    let w = sizes.throughput_window;
+    let loops = [
+        ("throughput", w, sizes.throughput_secs),
+        ("latency", 1, sizes.latency_secs),
+    ];
+    for (scenario, window, secs) in loops {
+        if !plan.has(scenario) {
+            continue;
+        }
+        let r = closed_loop::run(
+            &target,
+            &plan.names.pairs,
+            window,
+            warmup,
+            Duration::from_secs_f64(secs),
+            &format!("{tag}xw{window}"),
+            &format!("×2 W={window}"),
+        )
+        .await;
+        match (r, scenario) {
+            (Ok(r), "throughput") => out.throughput = Some(r),
+            (Ok(r), _) => out.latency = Some(r),
+            (Err(e), _) => out.errors.push(format!("{scenario}: {e:#}")),
+        }
+    }
+    for (i, node) in nodes.iter_mut().enumerate() {
+        if !node.alive() {
+            out.errors.push(format!(
+                "node {} exited; log tail:\n{}",
+                i + 1,
+                node.log_tail()
+            ));
+        }
+    }
+    for node in nodes {
+        node.stop(Duration::from_secs(10)).await;
+    }
+    Ok(())
+}
+
+/// Waits until `GET /readyz` says the node's bus is up and it has heard the other node.
+async fn wait_bus(addr: SocketAddr, limit: Duration) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let start = Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < limit {
+        if let Ok(r) = http.get(format!("http://{addr}/readyz")).send().await {
+            if let Ok(v) = r.json::<serde_json::Value>().await {
+                let bus = &v["bus"];
+                if bus["state"] == "up" && bus["other_nodes"].as_u64().unwrap_or(0) >= 1 {
+                    return Ok(());
+                }
+                last = bus.to_string();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bail!("bus not up with the other node after {limit:?} (last /readyz bus: {last})")
+}
+
+/// `psql` on PATH, else the newest of Debian's server packages.
+fn find_psql() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("psql"))
+            .find(|p| p.is_file())
+    });
+    on_path.or_else(|| {
+        let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| Some(e.ok()?.path().join("bin/psql")))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort_by_key(|p| {
+            let version = p.parent()?.parent()?.file_name()?.to_str()?.to_owned();
+            version.parse::<u32>().ok()
+        });
+        found.pop()
+    })
+}
+
+async fn psql_run(mut cmd: Command, url: &str, sql: &str) -> anyhow::Result<()> {
+    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .context("psql timed out")??;
+    if !out.status.success() {
+        bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
+}
+
+/// `postgres://u@h:p/db?x` with another database name.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, q)) => (base, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let host = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[host..].find('/') {
+        Some(i) => &base[..host + i],
+        None => base,
+    };
+    format!("{server}/{name}{query}")
+}
+
+struct DropDatabase {
+    psql: PathBuf,
+    url: String,
+    name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        // Synchronous, so that it also runs when the suite's future is dropped.
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        let status = std::process::Command::new(&self.psql)
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &self.url,
+                "-c",
+                &sql,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status();
+        match status {
+            Ok(s) if s.success() => eprintln!("[cluster] dropped database {}", self.name),
+            _ => eprintln!(
+                "[cluster] could not drop database {} on {}",
+                self.name, self.url
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swaps_the_database_name() {
+        let u = "postgres://confab@127.0.0.1:55432/confab";
+        assert_eq!(with_database(u, "x"), "postgres://confab@127.0.0.1:55432/x");
+        assert_eq!(
+            with_database("postgres://h:1/d?sslmode=disable", "x"),
+            "postgres://h:1/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h:1", "x"), "postgres://h:1/x");
+    }
+}
