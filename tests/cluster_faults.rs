@@ -24,8 +24,12 @@ async fn a_redis_outage_under_load_loses_and_duplicates_nothing() {
     };
     let mut redis = RedisServer::start().await;
     let ch = channel();
-    let n1 = spawn_node(&db.url, &redis, &ch).await;
-    let n2 = spawn_node(&db.url, &redis, &ch).await;
+    // Two real server processes.
+    let db_url = db.url.clone();
+    let (_p1, a1) = spawn_node_process(&db_url, &redis, &ch).await;
+    let (_p2, a2) = spawn_node_process(&db_url, &redis, &ch).await;
+    let n1 = TestApp::external(a1, db);
+    let n2 = TestApp::external(a2, common::fresh_database().await);
     wait_bus(&n1, "up").await;
     wait_bus(&n2, "up").await;
 

@@ -161,3 +161,49 @@ async fn an_agent_on_one_node_serves_a_customer_on_the_other() {
         })
         .await;
 }
+
+#[tokio::test]
+async fn an_agent_on_one_node_claims_a_waiting_conversation_from_the_other() {
+    let Some(db) = cluster_database("an_agent_on_one_node_claims").await else {
+        return;
+    };
+    let redis = RedisServer::start().await;
+    let ch = channel();
+    let n1 = spawn_node(&db.url, &redis, &ch).await;
+    let n2 = spawn_node(&db.url, &redis, &ch).await;
+    wait_bus(&n1, "up").await;
+    wait_bus(&n2, "up").await;
+    let cookie = agent_cookie(&n1, "otto").await;
+    let mut agent = n1.connect(&cookie).await;
+    // Away: node 2 must not hand him anything automatically.
+    agent
+        .send_json(json!({"type": "availability", "available": false}))
+        .await;
+    agent.ping_pong().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let customer = new_customer(&n2, "Erin").await;
+    let mut erin = SupportClient::connect(&n2, &customer.cookie).await;
+    let id = erin.conversation_id();
+    erin.say("anyone there?", "e1").await;
+    erin.expect_status("open", None).await;
+    // The agent on node 1 sees the waiting conversation in his queue, and claims it.
+    agent
+        .expect_where("the waiting conversation", |f| {
+            f["type"] == "queue"
+                && f["conversations"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|e| e["conversation_id"] == id.as_str() && e["status"] == "open")
+                })
+        })
+        .await;
+    agent
+        .send_json(json!({"type": "claim", "conversation_id": id}))
+        .await;
+    erin.expect_status("assigned", Some("otto")).await;
+    agent
+        .send_json(json!({"type": "send", "conversation_id": id, "body": "hi Erin", "client_msg_id": "o1"}))
+        .await;
+    agent.expect_accepted("o1").await;
+    assert_eq!(erin.expect_message("o1").await["from"], "otto");
+}

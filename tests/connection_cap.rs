@@ -30,7 +30,11 @@ async fn connections_over_the_cap_get_503_while_held_ones_keep_working() {
             Err(e) => panic!("expected a clean 503, got {e:?}"),
         }
     };
-    assert!(held.len() >= CAP - 1, "refused too early: {} held", held.len());
+    assert!(
+        held.len() >= CAP - 1,
+        "refused too early: {} held",
+        held.len()
+    );
     assert_eq!(refusal.status(), 503);
     assert_eq!(refusal.headers()["retry-after"], "5");
     let body: serde_json::Value =

@@ -83,7 +83,20 @@ impl Chat {
                 }
             }
             ServerFrame::Message(m) if m.conversation_id.is_none() => {
-                self.model.update(|model| model.apply_message(m))
+                let me = self.model.with_untracked(|model| model.me.clone());
+                let peer = if m.from == me {
+                    m.to.clone()
+                } else {
+                    m.from.clone()
+                };
+                let mut fill = None;
+                self.model.update(|model| {
+                    model.apply_message(m);
+                    fill = model.gap_sync(&peer);
+                });
+                if let Some(frame) = fill {
+                    socket::send(&frame);
+                }
             }
             ServerFrame::Accepted {
                 client_msg_id,

@@ -28,6 +28,8 @@ pub struct Model {
     /// `accepted` seen before its `message`: client_msg_id → delivered.
     hints: HashMap<String, bool>,
     presence: HashMap<String, bool>,
+    /// Peer → the contiguous seq a gap-filling `sync` was last sent from (once per hole).
+    gap_asked: HashMap<String, u64>,
     tick: u64,
 }
 
@@ -170,6 +172,23 @@ impl Model {
             }
         }
         frames
+    }
+
+    /// A `sync` that fills a hole in `peer`'s messages (a frame lost between server nodes):
+    /// from the newest seq held without a gap, once per hole.
+    pub fn gap_sync(&mut self, peer: &str) -> Option<ClientFrame> {
+        let conv = self.conversations.get(peer)?;
+        let contiguous = conv.newest_seq()?;
+        let newest = conv.messages.keys().next_back().copied()?;
+        if newest <= contiguous || self.gap_asked.get(peer) == Some(&contiguous) {
+            return None;
+        }
+        self.gap_asked.insert(peer.to_owned(), contiguous);
+        Some(ClientFrame::Sync {
+            peer: Some(peer.to_owned()),
+            conversation_id: None,
+            after_seq: contiguous,
+        })
     }
 
     /// Drops expired typing indicators and notices; true if anything changed.

@@ -316,3 +316,21 @@ fn resync_after_a_lost_frame_syncs_from_before_the_gap() {
         after_seq: 4
     }));
 }
+
+#[test]
+fn a_seq_gap_asks_for_one_sync_from_before_the_hole() {
+    let mut m = Model::new("alice");
+    m.apply_message(msg("bob", "alice", 1, "a", "b1"));
+    assert_eq!(m.gap_sync("bob"), None, "nothing missing");
+    m.apply_message(msg("bob", "alice", 3, "c", "b3"));
+    let want = ClientFrame::Sync {
+        peer: Some("bob".into()),
+        conversation_id: None,
+        after_seq: 1,
+    };
+    assert_eq!(m.gap_sync("bob"), Some(want));
+    m.apply_message(msg("bob", "alice", 4, "d", "b4"));
+    assert_eq!(m.gap_sync("bob"), None, "asked once per hole");
+    m.apply_message(msg("bob", "alice", 2, "b", "b2"));
+    assert_eq!(m.gap_sync("bob"), None, "the hole is filled");
+}

@@ -151,9 +151,11 @@ impl Bus {
                 }
                 let sent = tokio::time::timeout(PUBLISH_TIMEOUT, self.send(&mut conn, &batch))
                     .await
-                    .unwrap_or_else(|_| Err(redis::RedisError::from(std::io::Error::from(
-                        std::io::ErrorKind::TimedOut,
-                    ))));
+                    .unwrap_or_else(|_| {
+                        Err(redis::RedisError::from(std::io::Error::from(
+                            std::io::ErrorKind::TimedOut,
+                        )))
+                    });
                 if let Err(e) = sent {
                     tracing::warn!(error = %e, "bus: publish failed; reconnecting");
                     self.publisher_up.store(false, Ordering::Relaxed);
