@@ -94,6 +94,43 @@ async fn apply_one(conn: &mut SqliteConnection, op: &WriteOp) -> StoreResult<Wri
             sent_at,
             id,
         } => {
+            let (lo, hi) = ordered_pair(sender, recipient);
+            // Fast path: the conversation exists and this is no resend. One statement takes
+            // the next seq and stores the message (a trigger advances the conversation); a
+            // resend (unique sender + client_msg_id) or a first message inserts nothing and
+            // falls through to the full path below.
+            let fast = sqlx::query(
+                "INSERT INTO messages \
+                 (conversation_id, seq, id, sender, recipient, body, client_msg_id, sent_at) \
+                 SELECT c.id, c.last_seq + 1, ?3, ?4, ?5, ?6, ?7, ?8 FROM conversations c \
+                 WHERE c.user_lo = ?1 AND c.user_hi = ?2 \
+                 ON CONFLICT DO NOTHING RETURNING seq",
+            )
+            .bind(lo)
+            .bind(hi)
+            .bind(id)
+            .bind(sender)
+            .bind(recipient)
+            .bind(body)
+            .bind(client_msg_id)
+            .bind(sent_at)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(row) = fast {
+                return Ok(WriteOutcome::Appended {
+                    message: StoredMessage {
+                        id: id.clone(),
+                        seq: row.get::<i64, _>("seq") as u64,
+                        sender: sender.clone(),
+                        recipient: recipient.clone(),
+                        body: body.clone(),
+                        client_msg_id: client_msg_id.clone(),
+                        sent_at: sent_at.clone(),
+                    },
+                    duplicate: false,
+                    recipient_delivered_seq: 0,
+                });
+            }
             let existing = sqlx::query(&format!(
                 "SELECT {MESSAGE_COLUMNS}, mem.delivered_seq FROM messages m \
                  JOIN members mem ON mem.conversation_id = m.conversation_id \
@@ -111,7 +148,6 @@ async fn apply_one(conn: &mut SqliteConnection, op: &WriteOp) -> StoreResult<Wri
                     recipient_delivered_seq: row.get::<i64, _>("delivered_seq") as u64,
                 });
             }
-            let (lo, hi) = ordered_pair(sender, recipient);
             // One statement creates the conversation or takes its next seq.
             let row = sqlx::query(
                 "INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at) \
