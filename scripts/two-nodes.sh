@@ -12,7 +12,8 @@ DATABASE_URL="$(./scripts/postgres.sh)"
 REDIS_URL="$(./scripts/redis.sh)"
 export DATABASE_URL REDIS_URL
 bin="${CARGO_TARGET_DIR:-target}/debug/confab"
-export LEPTOS_SITE_ROOT="${CARGO_TARGET_DIR:-target}/site"
+# cargo-leptos writes the site next to the sources, whatever CARGO_TARGET_DIR says.
+export LEPTOS_SITE_ROOT=target/site
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
 for n in 1 2; do

@@ -3,12 +3,13 @@
 //! exactly 1..=N, and a message resent through both nodes at once is stored once.
 //!
 //! Needs `CONFAB_TEST_POSTGRES_URL` (see `scripts/postgres.sh`; `scripts/test.sh` sets it for
-//! its PostgreSQL pass); without it each test says so and passes.
+//! its PostgreSQL pass); without it each test says so and passes, unless
+//! `CONFAB_REQUIRE_CLUSTER_TESTS=1` (CI) makes that a failure.
 #![cfg(feature = "ssr")]
 
 mod common;
 
-use common::{fresh_postgres_database, postgres_url, TestDatabase};
+use common::TestDatabase;
 use confab::protocol::{FromRole, Role};
 use confab::server::store::{AccountStore, PgStore, Store, SupportStore, WriteOp, WriteOutcome};
 use std::collections::HashSet;
@@ -20,11 +21,7 @@ const BATCH: usize = 5;
 
 /// A fresh database and two stores on it, or `None` (and a note) without PostgreSQL.
 async fn two_nodes(test: &str) -> Option<(TestDatabase, Arc<PgStore>, Arc<PgStore>)> {
-    let Some(server) = postgres_url() else {
-        eprintln!("{test}: skipped, {} is not set", common::POSTGRES_ENV);
-        return None;
-    };
-    let database = fresh_postgres_database(&server).await;
+    let database = common::cluster::cluster_database(test).await?;
     let a = PgStore::connect(&database.url).await.expect("node a");
     let b = PgStore::connect(&database.url).await.expect("node b");
     Some((database, Arc::new(a), Arc::new(b)))

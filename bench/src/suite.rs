@@ -81,7 +81,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     if let Some(n) = args.idle_sockets {
         sizes.idle_sockets = n;
-        sizes.server_nofile = sizes.server_nofile.max(n as u64 + 200);
+        sizes.server_nofile = sizes.server_nofile.max(n as u64 + 400);
     }
     let repo = match args.repo.clone() {
         Some(r) => r,
@@ -135,9 +135,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         && (args.scenarios.iter()).any(|s| s == "throughput" || s == "latency");
     // Like the seed's venv: set up (and maybe installed) before the timed part.
     let mut cluster_infra = match cluster_on {
-        true => {
-            Some(cluster::infra(&repo, args.postgres_url.clone(), args.redis_url.clone()).await)
-        }
+        true => Some(
+            cluster::infra::urls(&repo, args.postgres_url.clone(), args.redis_url.clone()).await,
+        ),
         false => None,
     };
     let names = Names::new(&sizes);

@@ -219,7 +219,7 @@ impl ChatReport {
 /// `every`, and keeps going through trouble: a `resync` or a seq gap makes it `sync` from its
 /// newest contiguous seq; a dropped socket makes it connect to the next node in `nodes` and
 /// resend what was not acknowledged (same client_msg_id). It stops when all its messages are
-/// accepted and `peer`'s `count` have arrived, or at `deadline`.
+/// accepted and the conversation's 2 × `count` messages have arrived, or at `deadline`.
 pub async fn run_chatter(
     nodes: Vec<SocketAddr>,
     cookie: String,
@@ -276,8 +276,11 @@ pub async fn run_chatter(
                     continue 'connect;
                 }
             }
+            // Done when everything is acknowledged and the whole conversation is here: the
+            // peer's messages and the copies of this user's own.
             let peer_done = report.from(&peer).len() >= count;
-            if report.accepted.len() >= count && peer_done {
+            let own_done = report.from(&me).len() >= count;
+            if report.accepted.len() >= count && peer_done && own_done {
                 let _ = ws.close(None).await;
                 return report;
             }

@@ -9,7 +9,7 @@ use tokio::process::Command;
 
 /// PostgreSQL's and Redis' URLs: given, or started by the repository's scripts (which install
 /// the Debian packages if needed). `Err` is the reason to skip the row.
-pub async fn infra(
+pub async fn urls(
     repo: &Path,
     postgres: Option<String>,
     redis: Option<String>,
@@ -22,7 +22,34 @@ pub async fn infra(
         Some(u) => u,
         None => script(repo, "scripts/redis.sh").await?,
     };
+    redis_answers(&redis)
+        .await
+        .map_err(|e| format!("Redis at {redis} does not answer: {e:#}"))?;
     Ok((pg, redis))
+}
+
+/// `PING` over plain TCP: any reply (also `-NOAUTH`) means a Redis server is there.
+async fn redis_answers(url: &str) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let addr = match host.rsplit_once(':') {
+        Some(_) => host.to_owned(),
+        None => format!("{host}:6379"),
+    };
+    let talk = async {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await?;
+        tcp.write_all(b"PING\r\n").await?;
+        let mut buf = [0u8; 64];
+        match tcp.read(&mut buf).await? {
+            0 => bail!("connection closed"),
+            _ => Ok(()),
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), talk)
+        .await
+        .context("timed out")?
 }
 
 /// Runs a setup script (bounded); its last line of output is the URL.
@@ -101,15 +128,38 @@ fn with_database(url: &str, name: &str) -> String {
     format!("{server}/{name}{query}")
 }
 
-struct DropDatabase {
+/// A database created for the run; dropped when this is dropped (synchronously, so that it also
+/// happens when the suite's future is dropped on Ctrl-C or its time limit).
+pub struct Database {
     psql: PathBuf,
-    url: String,
+    server: String,
     name: String,
+    url: String,
 }
 
-impl Drop for DropDatabase {
+impl Database {
+    /// `Err` is the reason to skip the row.
+    pub async fn create(server: &str, name: &str) -> Result<Self, String> {
+        let psql = find_psql().ok_or("psql (the PostgreSQL client) not found")?;
+        let sql = format!("CREATE DATABASE \"{name}\"");
+        psql_run(Command::new(&psql), server, &sql)
+            .await
+            .map_err(|e| format!("cannot create a database on {server}: {e:#}"))?;
+        Ok(Self {
+            psql,
+            server: server.to_owned(),
+            name: name.to_owned(),
+            url: with_database(server, name),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for Database {
     fn drop(&mut self) {
-        // Synchronous, so that it also runs when the suite's future is dropped.
         let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
         let status = std::process::Command::new(&self.psql)
             .args([
@@ -118,7 +168,7 @@ impl Drop for DropDatabase {
                 "-v",
                 "ON_ERROR_STOP=1",
                 "-d",
-                &self.url,
+                &self.server,
                 "-c",
                 &sql,
             ])
@@ -129,7 +179,7 @@ impl Drop for DropDatabase {
             Ok(s) if s.success() => eprintln!("[cluster] dropped database {}", self.name),
             _ => eprintln!(
                 "[cluster] could not drop database {} on {}",
-                self.name, self.url
+                self.name, self.server
             ),
         }
     }

@@ -14,11 +14,10 @@ use crate::servers::{Launch, Server};
 use anyhow::{bail, Context};
 use serde::Serialize;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::process::Command;
+
+pub mod infra;
 
 pub const SETUP: &str = "Confab ×2 (PostgreSQL + Redis)";
 
@@ -116,6 +115,7 @@ impl ClusterResult {
     }
 
     fn skipped(reason: String) -> Self {
+        let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
         eprintln!("[cluster] skipped: {reason}");
         Self {
             status: "skipped",
@@ -135,36 +135,28 @@ impl ClusterResult {
 }
 
 /// The cluster's part of the suite. Never panics; problems end up in the result.
-pub async fn run(plan: &Plan<'_>, infra: Result<(String, String), String>) -> ClusterResult {
-    let (pg, redis) = match infra {
+pub async fn run(plan: &Plan<'_>, urls: Result<(String, String), String>) -> ClusterResult {
+    let (pg, redis) = match urls {
         Ok(urls) => urls,
         Err(reason) => return ClusterResult::skipped(reason),
     };
     if plan.launch.confab_bin.is_none() {
         return ClusterResult::skipped("no Confab binary".into());
     }
-    let Some(psql) = find_psql() else {
-        return ClusterResult::skipped("psql not found (PostgreSQL client)".into());
-    };
     let name = format!("confab_bench_{}", plan.run_tag.to_lowercase());
-    let create = format!("CREATE DATABASE \"{name}\"");
-    if let Err(e) = psql_run(Command::new(&psql), &pg, &create).await {
-        return ClusterResult::skipped(format!("cannot create a database on {pg}: {e:#}"));
-    }
     // Dropped however this ends (also on Ctrl-C or the suite's time limit).
-    let _drop = DropDatabase {
-        psql,
-        url: pg.clone(),
-        name: name.clone(),
+    let db = match infra::Database::create(&pg, &name).await {
+        Ok(db) => db,
+        Err(reason) => return ClusterResult::skipped(reason),
     };
     let mut result = ClusterResult::new();
     result.postgres_url = Some(pg.clone());
-    result.database = Some(name.clone());
+    result.database = Some(name);
     result.redis_url = Some(redis.clone());
     let channel = format!("confab:bench:{}", plan.run_tag);
     result.redis_channel = Some(channel.clone());
-    let db_url = with_database(&pg, &name);
-    if let Err(e) = nodes_and_loops(plan, &db_url, &redis, &channel, &mut result).await {
+    let db_url = db.url();
+    if let Err(e) = nodes_and_loops(plan, db_url, &redis, &channel, &mut result).await {
         eprintln!("[cluster] {e:#}");
         result.errors.push(format!("{e:#}"));
     }

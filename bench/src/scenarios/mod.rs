@@ -61,7 +61,8 @@ impl Sizes {
             warmup_secs: 0.3,
             idle_sockets: 200,
             idle_processes: 2,
-            server_nofile: 400,
+            // Confab keeps 256 descriptors for other than client sockets (503 past that).
+            server_nofile: 600,
             over_limit_attempts: 50,
             offline_messages: 50,
             offline_rounds: 2,

@@ -61,9 +61,11 @@ pub(super) fn is_retryable(error: &StoreError) -> bool {
     }
 }
 
-/// Locks the existing conversation rows a batch appends to or changes, in one fixed order
-/// (direct conversations by pair, then support conversations by id), before the ops run in
-/// theirs; nothing for a batch that touches one conversation.
+/// Locks the existing conversation rows a batch appends to, marks or changes, in one fixed
+/// order (direct conversations by pair, then support conversations by id), before the ops run
+/// in theirs; nothing for a batch of one op. Watermark updates lock `members` rows, so a mark
+/// taken without its conversation's lock first would invert the order against another node's
+/// append (conversation, then members) and deadlock.
 async fn lock_in_order(conn: &mut PgConnection, ops: &[WriteOp]) -> StoreResult<()> {
     let mut pairs = BTreeSet::new();
     let mut support = BTreeSet::new();
@@ -86,10 +88,13 @@ async fn lock_in_order(conn: &mut PgConnection, ops: &[WriteOp]) -> StoreResult<
             } => {
                 support.insert(conversation_id.as_str());
             }
-            WriteOp::MarkDelivered { .. } | WriteOp::MarkRead { .. } => {}
+            WriteOp::MarkDelivered { reader, peer, .. }
+            | WriteOp::MarkRead { reader, peer, .. } => {
+                pairs.insert(ordered_pair(reader, peer));
+            }
         }
     }
-    if pairs.len() + support.len() < 2 {
+    if ops.len() < 2 {
         return Ok(());
     }
     if !pairs.is_empty() {
