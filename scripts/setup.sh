@@ -20,6 +20,8 @@ command -v chromium >/dev/null || missing+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing+=(postgresql)
 # redis-server: the multi-node tests start private Redis servers (and stop them on purpose).
 command -v redis-server >/dev/null || missing+=(redis-server)
+# The benchmark runs the seed tutorial's server from a Python venv (packages from PyPI).
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq
