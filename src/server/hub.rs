@@ -19,12 +19,24 @@ use tokio::sync::{mpsc, Notify};
 pub enum Outbound {
     /// Any frame, already JSON.
     Frame(Arc<str>),
-    /// A `message` frame, with what the socket needs to drop one it has already sent.
-    Message {
-        peer: Arc<str>,
-        seq: u64,
-        json: Arc<str>,
-    },
+    /// A `message` frame, with what the socket needs to drop one it has already sent. Behind
+    /// an `Arc` so the enum stays two words: every socket's queue reserves room for 32 items up
+    /// front, and an idle socket should not pay for it.
+    Message(Arc<MessageOut>),
+}
+
+#[derive(Debug)]
+pub struct MessageOut {
+    /// The conversation's key on the socket (the peer, or the customer key for support).
+    pub peer: Arc<str>,
+    pub seq: u64,
+    pub json: Arc<str>,
+}
+
+impl Outbound {
+    pub fn message(peer: Arc<str>, seq: u64, json: Arc<str>) -> Self {
+        Outbound::Message(Arc::new(MessageOut { peer, seq, json }))
+    }
 }
 
 /// Why the server closes a socket.
@@ -169,6 +181,8 @@ impl Hub {
             return None;
         }
         let first = sockets.is_empty();
+        // Most users hold one socket: no room for four up front.
+        sockets.reserve_exact(1);
         sockets.push(SocketEntry {
             id,
             session,

@@ -265,13 +265,13 @@ impl WriterTask {
 
     /// Sends a new message to both parties' sockets; true if the recipient had one.
     fn fan_out_message(&self, message: &StoredMessage) -> bool {
-        let for_recipient = Outbound::Message {
-            peer: Arc::from(message.sender.as_str()),
-            seq: message.seq,
-            json: ServerFrame::Message(message.to_wire(&message.recipient))
+        let for_recipient = Outbound::message(
+            Arc::from(message.sender.as_str()),
+            message.seq,
+            ServerFrame::Message(message.to_wire(&message.recipient))
                 .to_json()
                 .into(),
-        };
+        );
         // Another node that hands it over records the delivery itself.
         let mark = Mark {
             reader: message.recipient.clone(),
@@ -282,13 +282,13 @@ impl WriterTask {
             .hub
             .send_to_user_marking(&message.recipient, &for_recipient, mark)
             > 0;
-        let for_sender = Outbound::Message {
-            peer: Arc::from(message.recipient.as_str()),
-            seq: message.seq,
-            json: ServerFrame::Message(message.to_wire(&message.sender))
+        let for_sender = Outbound::message(
+            Arc::from(message.recipient.as_str()),
+            message.seq,
+            ServerFrame::Message(message.to_wire(&message.sender))
                 .to_json()
                 .into(),
-        };
+        );
         self.hub.send_to_user(&message.sender, &for_sender);
         delivered
     }

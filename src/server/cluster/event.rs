@@ -64,10 +64,10 @@ impl From<&Outbound> for Item {
             Outbound::Frame(json) => Item::Frame {
                 json: json.to_string(),
             },
-            Outbound::Message { peer, seq, json } => Item::Message {
-                peer: peer.to_string(),
-                seq: *seq,
-                json: json.to_string(),
+            Outbound::Message(m) => Item::Message {
+                peer: m.peer.to_string(),
+                seq: m.seq,
+                json: m.json.to_string(),
             },
         }
     }
@@ -77,11 +77,9 @@ impl From<Item> for Outbound {
     fn from(item: Item) -> Self {
         match item {
             Item::Frame { json } => Outbound::Frame(Arc::from(json)),
-            Item::Message { peer, seq, json } => Outbound::Message {
-                peer: Arc::from(peer),
-                seq,
-                json: Arc::from(json),
-            },
+            Item::Message { peer, seq, json } => {
+                Outbound::message(Arc::from(peer), seq, Arc::from(json))
+            }
         }
     }
 }

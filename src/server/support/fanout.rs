@@ -63,13 +63,13 @@ impl Effects<'_> {
                 ..
             } => {
                 let customer = customer_key(&conversation.id);
-                let item = Outbound::Message {
-                    peer: Arc::from(customer.as_str()),
-                    seq: message.seq,
-                    json: ServerFrame::Message(message.to_wire(&conversation.customer_name))
+                let item = Outbound::message(
+                    Arc::from(customer.as_str()),
+                    message.seq,
+                    ServerFrame::Message(message.to_wire(&conversation.customer_name))
                         .to_json()
                         .into(),
-                };
+                );
                 let to_customer = self.hub.send_to_user(&customer, &item);
                 let to_agents = self.hub.send_to_agents(&item);
                 self.hub.send_to_agents(&queue_delta(&conversation));

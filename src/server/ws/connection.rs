@@ -14,7 +14,7 @@ use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::server::auth::CurrentUser;
 use crate::server::cluster::event::Event;
 use crate::server::diagnostics::Metrics;
-use crate::server::hub::{customer_key, CloseReason, Outbound, Registration};
+use crate::server::hub::{customer_key, CloseReason, MessageOut, Outbound, Registration};
 use crate::server::state::AppState;
 use axum::extract::ws::{CloseFrame, Message};
 use futures::future::BoxFuture;
@@ -134,7 +134,7 @@ where
         }
         // Online once: tabs on other nodes already made this user online.
         if is_user && !state.hub.online_elsewhere(&key) {
-            greeting::announce_presence(&state, &key, true).await;
+            Box::pin(greeting::announce_presence(&state, &key, true)).await;
         }
     }
     let mut conn = Connection {
@@ -143,8 +143,13 @@ where
         sent: HashMap::new(),
     };
     let started = match &who {
-        Who::User(user) => greeting::start_user(&mut conn, user, &mut sink).await,
-        Who::Customer(customer) => greeting::start_customer(&mut conn, customer, &mut sink).await,
+        // Boxed, like every store-reading step below: an awaited future is stored inline in this
+        // task's state for the socket's whole life, and an idle socket should not pay for the
+        // largest query it ever ran (this keeps the task several KiB smaller).
+        Who::User(user) => Box::pin(greeting::start_user(&mut conn, user, &mut sink)).await,
+        Who::Customer(customer) => {
+            Box::pin(greeting::start_customer(&mut conn, customer, &mut sink)).await
+        }
     };
     let end = match started {
         Ok(()) => serve(&mut conn, &mut sink, &mut stream, registration).await,
@@ -159,7 +164,7 @@ where
             bus.publish(Event::Offline { key: key.clone() });
         }
         if is_user && !state.hub.online_elsewhere(&key) {
-            greeting::announce_presence(&state, &key, false).await;
+            Box::pin(greeting::announce_presence(&state, &key, false)).await;
         }
     }
     tracing::debug!(who = %key, socket = socket_id, "socket closed");
@@ -188,7 +193,9 @@ where
     let settings = conn.state.settings.clone();
     let shutdown = conn.state.shutdown.clone();
     let limiter = rate_limiter(settings.rate_per_sec, settings.rate_burst);
-    let mut acks: FuturesOrdered<BoxFuture<'static, ServerFrame>> = FuturesOrdered::new();
+    // Created on the first `send`: an empty FuturesOrdered still allocates its queue, and most
+    // sockets are idle.
+    let mut acks: Option<Acks> = None;
     let mut ping = tokio::time::interval(Duration::from_secs(settings.ping_interval_secs.max(1)));
     ping.tick().await;
     let idle_limit = Duration::from_secs(settings.idle_timeout_secs.max(1));
@@ -199,12 +206,14 @@ where
             reason = control.closed() => Err(End::Close(reason)),
             _ = shutdown.cancelled() => Err(End::Close(SHUTTING_DOWN)),
             Some(item) = rx.recv() => write_outbound(conn, sink, item).await,
-            Some(ack) = acks.next(), if !acks.is_empty() => write(sink, &ack.to_json()).await,
-            incoming = stream.next(), if acks.len() < MAX_IN_FLIGHT => {
+            Some(ack) = next_ack(&mut acks), if acks.as_ref().is_some_and(|a| !a.is_empty()) => {
+                write(sink, &ack.to_json()).await
+            }
+            incoming = stream.next(), if acks.as_ref().map_or(0, Acks::len) < MAX_IN_FLIGHT => {
                 last_heard = Instant::now();
                 match incoming {
                     Some(Ok(message)) => {
-                        handle_incoming(conn, sink, &limiter, &mut acks, message).await
+                        Box::pin(handle_incoming(conn, sink, &limiter, &mut acks, message)).await
                     }
                     Some(Err(e)) => {
                         // tungstenite's own limit: answer as the contract says, then stop.
@@ -232,6 +241,16 @@ where
     }
 }
 
+/// `accepted` frames waiting for their commit, answered in the order the sends came.
+type Acks = FuturesOrdered<BoxFuture<'static, ServerFrame>>;
+
+async fn next_ack(acks: &mut Option<Acks>) -> Option<ServerFrame> {
+    match acks {
+        Some(acks) => acks.next().await,
+        None => None,
+    }
+}
+
 fn rate_limiter(per_sec: u32, burst: u32) -> DefaultDirectRateLimiter {
     let per_sec = NonZeroU32::new(per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -242,7 +261,7 @@ async fn handle_incoming<S>(
     conn: &mut Connection,
     sink: &mut S,
     limiter: &DefaultDirectRateLimiter,
-    acks: &mut FuturesOrdered<BoxFuture<'static, ServerFrame>>,
+    acks: &mut Option<Acks>,
     message: Message,
 ) -> Result<(), End>
 where
@@ -309,7 +328,7 @@ where
             Ok(())
         }
         Reply::Later(ack) => {
-            acks.push_back(ack);
+            acks.get_or_insert_with(Acks::new).push_back(ack);
             Ok(())
         }
     }
@@ -353,7 +372,9 @@ where
 {
     match item {
         Outbound::Frame(json) => write(sink, &json).await,
-        Outbound::Message { peer, seq, json } => {
+        Outbound::Message(message) => {
+            let MessageOut { peer, seq, json } = &*message;
+            let seq = *seq;
             let sent = conn.sent.entry(peer.to_string()).or_default();
             if seq <= *sent {
                 return Ok(());

@@ -43,14 +43,16 @@ pub async fn upgrade(
 
 /// The transport's own size limit is a backstop at twice the contract's limit; frames between
 /// the two are refused by the socket loop itself with a clean 1009 close. The read buffer is
-/// small: the default (128 KiB, zero-filled) would dominate the memory of an idle socket.
+/// small: it stays allocated for the socket's life, and chat frames are mostly a few hundred
+/// bytes (bigger ones just take several reads); the default (128 KiB) would dominate the memory
+/// of an idle socket.
 pub fn with_frame_limits(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(MAX_FRAME_BYTES * 2)
         .max_frame_size(MAX_FRAME_BYTES * 2)
         .read_buffer_size(READ_BUFFER_BYTES)
 }
 
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+const READ_BUFFER_BYTES: usize = 256;
 
 /// A browser always sends `Origin` on a WebSocket handshake; it must be this site's (or one
 /// configured). Non-browser clients that send none are allowed: they cannot ride a user's cookie.
