@@ -380,7 +380,7 @@ where
                 return Ok(());
             }
             *sent = seq;
-            write(sink, &json).await
+            write(sink, json).await
         }
     }
 }
