@@ -6,8 +6,8 @@
 mod common;
 
 use common::cluster::{
-    assert_pair_complete, channel, cluster_database, run_chatter, spawn_node, spawn_node_process,
-    wait_bus, RedisServer, NODE_TTL_MS,
+    assert_pair_complete, channel, cluster_database, spawn_node, spawn_node_process, spawn_pair,
+    wait_bus, RedisServer, Talker, NODE_TTL_MS,
 };
 use common::TestApp;
 use std::time::Duration;
@@ -38,26 +38,17 @@ async fn a_redis_outage_under_load_loses_and_duplicates_nothing() {
     let mut tasks = Vec::new();
     for pair in 0..3 {
         let (a, b) = (format!("ann{pair}"), format!("bob{pair}"));
-        let a_cookie = n1.register(&a).await;
-        let b_cookie = n2.register(&b).await;
-        tasks.push(tokio::spawn(run_chatter(
-            vec![n1.addr],
-            a_cookie,
-            a.clone(),
-            b.clone(),
-            COUNT,
-            EVERY,
-            deadline,
-        )));
-        tasks.push(tokio::spawn(run_chatter(
-            vec![n2.addr],
-            b_cookie,
-            b,
-            a,
-            COUNT,
-            EVERY,
-            deadline,
-        )));
+        let a = Talker {
+            cookie: n1.register(&a).await,
+            name: a,
+            nodes: vec![n1.addr],
+        };
+        let b = Talker {
+            cookie: n2.register(&b).await,
+            name: b,
+            nodes: vec![n2.addr],
+        };
+        tasks.extend(spawn_pair(a, b, COUNT, EVERY, deadline));
     }
 
     // Mid-load, Redis goes away for two seconds (longer than a node's time to live).
@@ -81,10 +72,8 @@ async fn a_redis_outage_under_load_loses_and_duplicates_nothing() {
             COUNT,
         );
     }
-    assert!(
-        reports.iter().any(|r| r.resyncs > 0),
-        "the nodes told their sockets to resync after the outage"
-    );
+    // (Messages sent during the outage come back through `resync` or, when later messages
+    // arrive first, through gap detection; either way through `sync` from the store.)
 }
 
 #[tokio::test]
@@ -105,27 +94,18 @@ async fn a_node_killed_mid_load_loses_nothing_and_its_users_reconnect_to_another
     let mut tasks = Vec::new();
     for pair in 0..2 {
         let (a, b) = (format!("kim{pair}"), format!("sam{pair}"));
-        let a_cookie = on_doomed.register(&a).await;
-        let b_cookie = survivor.register(&b).await;
-        // k* start on the doomed node and fall back to the survivor.
-        tasks.push(tokio::spawn(run_chatter(
-            vec![doomed_addr, survivor.addr],
-            a_cookie,
-            a.clone(),
-            b.clone(),
-            COUNT,
-            EVERY,
-            deadline,
-        )));
-        tasks.push(tokio::spawn(run_chatter(
-            vec![survivor.addr],
-            b_cookie,
-            b,
-            a,
-            COUNT,
-            EVERY,
-            deadline,
-        )));
+        // kim* start on the doomed node and fall back to the survivor.
+        let a = Talker {
+            cookie: on_doomed.register(&a).await,
+            name: a,
+            nodes: vec![doomed_addr, survivor.addr],
+        };
+        let b = Talker {
+            cookie: survivor.register(&b).await,
+            name: b,
+            nodes: vec![survivor.addr],
+        };
+        tasks.extend(spawn_pair(a, b, COUNT, EVERY, deadline));
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
     doomed.start_kill().expect("SIGKILL");

@@ -4,22 +4,18 @@
 
 mod common;
 
-use common::cluster::{channel, cluster_database, spawn_node, wait_bus, RedisServer};
+use common::cluster::{two_nodes, TwoNodes};
 use common::support::{agent_cookie, new_customer, SupportClient};
 use common::WsClient;
 use serde_json::json;
 
 #[tokio::test]
 async fn users_on_different_nodes_exchange_messages_with_receipts_and_presence() {
-    let Some(db) = cluster_database("users_on_different_nodes_exchange_messages").await else {
+    let Some(TwoNodes { n1, n2, .. }) =
+        two_nodes("users_on_different_nodes_exchange_messages").await
+    else {
         return;
     };
-    let redis = RedisServer::start().await;
-    let ch = channel();
-    let n1 = spawn_node(&db.url, &redis, &ch).await;
-    let n2 = spawn_node(&db.url, &redis, &ch).await;
-    wait_bus(&n1, "up").await;
-    wait_bus(&n2, "up").await;
 
     // Accounts and sessions live in the shared database: a cookie from one node works on both.
     let alice_cookie = n1.register("alice").await;
@@ -88,15 +84,9 @@ async fn users_on_different_nodes_exchange_messages_with_receipts_and_presence()
 
 #[tokio::test]
 async fn logout_on_one_node_closes_the_sessions_sockets_on_the_other() {
-    let Some(db) = cluster_database("logout_on_one_node").await else {
+    let Some(TwoNodes { n1, n2, .. }) = two_nodes("logout_on_one_node").await else {
         return;
     };
-    let redis = RedisServer::start().await;
-    let ch = channel();
-    let n1 = spawn_node(&db.url, &redis, &ch).await;
-    let n2 = spawn_node(&db.url, &redis, &ch).await;
-    wait_bus(&n1, "up").await;
-    wait_bus(&n2, "up").await;
     let cookie = n1.register("carol").await;
     let mut on_n2 = n2.connect(&cookie).await;
     assert_eq!(n1.logout(&cookie).await.status, 204);
@@ -105,15 +95,10 @@ async fn logout_on_one_node_closes_the_sessions_sockets_on_the_other() {
 
 #[tokio::test]
 async fn an_agent_on_one_node_serves_a_customer_on_the_other() {
-    let Some(db) = cluster_database("an_agent_on_one_node_serves_a_customer").await else {
+    let Some(TwoNodes { n1, n2, .. }) = two_nodes("an_agent_on_one_node_serves_a_customer").await
+    else {
         return;
     };
-    let redis = RedisServer::start().await;
-    let ch = channel();
-    let n1 = spawn_node(&db.url, &redis, &ch).await;
-    let n2 = spawn_node(&db.url, &redis, &ch).await;
-    wait_bus(&n1, "up").await;
-    wait_bus(&n2, "up").await;
     let cookie = agent_cookie(&n1, "agnes").await;
     let mut agent = n1.connect(&cookie).await;
     agent.ping_pong().await;
@@ -164,15 +149,9 @@ async fn an_agent_on_one_node_serves_a_customer_on_the_other() {
 
 #[tokio::test]
 async fn an_agent_on_one_node_claims_a_waiting_conversation_from_the_other() {
-    let Some(db) = cluster_database("an_agent_on_one_node_claims").await else {
+    let Some(TwoNodes { n1, n2, .. }) = two_nodes("an_agent_on_one_node_claims").await else {
         return;
     };
-    let redis = RedisServer::start().await;
-    let ch = channel();
-    let n1 = spawn_node(&db.url, &redis, &ch).await;
-    let n2 = spawn_node(&db.url, &redis, &ch).await;
-    wait_bus(&n1, "up").await;
-    wait_bus(&n2, "up").await;
     let cookie = agent_cookie(&n1, "otto").await;
     let mut agent = n1.connect(&cookie).await;
     // Away: node 2 must not hand him anything automatically.

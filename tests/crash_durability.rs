@@ -4,44 +4,13 @@
 
 mod common;
 
-use common::{seqs, TestApp, TIMEOUT};
+use common::{seqs, TestApp};
 use std::net::SocketAddr;
-use std::process::Stdio;
-use tokio::process::{Child, Command};
-use tokio::time::Instant;
+use tokio::process::Child;
 
-/// Starts `confab serve` on a free loopback port and waits until `/healthz` answers.
+/// Starts `confab serve` on `database_url` in a child process.
 async fn start_binary(database_url: &str) -> (Child, SocketAddr) {
-    let addr = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-        probe.local_addr().unwrap()
-    };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("LEPTOS_SITE_ADDR", addr.to_string())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the confab binary starts");
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    // Waiting for another process to come up: poll its health endpoint.
-    let deadline = Instant::now() + TIMEOUT * 4;
-    loop {
-        if let Ok(r) = client.get(format!("http://{addr}/healthz")).send().await {
-            if r.status() == 200 {
-                return (child, addr);
-            }
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("confab exited early: {status}");
-        }
-        assert!(Instant::now() < deadline, "confab did not become healthy");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    common::process::spawn_confab(&[("DATABASE_URL", database_url.to_owned())]).await
 }
 
 async fn kill_9(child: &mut Child) {

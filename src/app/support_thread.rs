@@ -325,15 +325,7 @@ impl SupportThread {
     /// The seq up to which every message is held without a hole (the end of the unbroken run
     /// from the oldest loaded message): syncing from here also fills a gap a lost frame left.
     pub fn newest_seq(&self) -> Option<u64> {
-        let mut seqs = self.messages.keys().copied();
-        let mut last = seqs.next()?;
-        for seq in seqs {
-            if seq != last + 1 {
-                break;
-            }
-            last = seq;
-        }
-        Some(last)
+        super::thread::contiguous_end(self.messages.keys().copied())
     }
 }
 

@@ -226,16 +226,20 @@ impl Conversation {
     /// The seq up to which every message is held without a hole (the end of the unbroken run
     /// from the oldest loaded message): syncing from here also fills a gap a lost frame left.
     pub(crate) fn newest_seq(&self) -> Option<u64> {
-        let mut seqs = self.messages.keys().copied();
-        let mut last = seqs.next()?;
-        for seq in seqs {
-            if seq != last + 1 {
-                break;
-            }
-            last = seq;
-        }
-        Some(last)
+        contiguous_end(self.messages.keys().copied())
     }
+}
+
+/// The end of the unbroken run of seqs (given in ascending order) that starts at the first.
+pub(crate) fn contiguous_end(mut seqs: impl Iterator<Item = u64>) -> Option<u64> {
+    let mut last = seqs.next()?;
+    for seq in seqs {
+        if seq != last + 1 {
+            break;
+        }
+        last = seq;
+    }
+    Some(last)
 }
 
 /// One row of the message list, ready to render.

@@ -120,37 +120,36 @@ pub async fn spawn_node_process(
     redis: &RedisServer,
     channel: &str,
 ) -> (Child, SocketAddr) {
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("REDIS_URL", redis.url())
-        .env("CONFAB_REDIS_CHANNEL", channel)
-        .env("CONFAB_NODE_TTL_MS", NODE_TTL_MS.to_string())
-        .env("CONFAB_RATE_PER_SEC", "10000")
-        .env("CONFAB_RATE_BURST", "10000")
-        .env("LEPTOS_SITE_ADDR", addr.to_string())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the confab binary starts");
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = client.get(format!("http://{addr}/readyz")).send().await {
-            if r.status() == 200 {
-                return (child, addr);
-            }
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("confab exited early: {status}");
-        }
-        assert!(Instant::now() < deadline, "confab did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    super::process::spawn_confab(&[
+        ("DATABASE_URL", database_url.to_owned()),
+        ("REDIS_URL", redis.url()),
+        ("CONFAB_REDIS_CHANNEL", channel.to_owned()),
+        ("CONFAB_NODE_TTL_MS", NODE_TTL_MS.to_string()),
+        ("CONFAB_RATE_PER_SEC", "10000".to_owned()),
+        ("CONFAB_RATE_BURST", "10000".to_owned()),
+    ])
+    .await
+}
+
+/// Two nodes in this process on a fresh database and a private Redis, both on the bus.
+/// Fields drop in order: nodes first, the database last.
+pub struct TwoNodes {
+    pub n1: TestApp,
+    pub n2: TestApp,
+    pub redis: RedisServer,
+    pub db: TestDatabase,
+}
+
+/// [`TwoNodes`], or `None` (the test is skipped) without PostgreSQL.
+pub async fn two_nodes(test: &str) -> Option<TwoNodes> {
+    let db = cluster_database(test).await?;
+    let redis = RedisServer::start().await;
+    let ch = channel();
+    let n1 = spawn_node(&db.url, &redis, &ch).await;
+    let n2 = spawn_node(&db.url, &redis, &ch).await;
+    wait_bus(&n1, "up").await;
+    wait_bus(&n2, "up").await;
+    Some(TwoNodes { n1, n2, redis, db })
 }
 
 /// A random bus channel, so clusters of tests running at once never hear each other.
@@ -344,6 +343,42 @@ pub async fn run_chatter(
         }
     }
     report
+}
+
+/// One side of a chatting pair: who, with which session, through which nodes (in order).
+pub struct Talker {
+    pub name: String,
+    pub cookie: String,
+    pub nodes: Vec<SocketAddr>,
+}
+
+/// Starts both sides of a pair ([`run_chatter`]), each sending `count` messages to the other.
+pub fn spawn_pair(
+    a: Talker,
+    b: Talker,
+    count: usize,
+    every: Duration,
+    deadline: Instant,
+) -> [tokio::task::JoinHandle<ChatReport>; 2] {
+    let start = |me: Talker, peer: &Talker| {
+        tokio::spawn(run_chatter(
+            me.nodes,
+            me.cookie,
+            me.name,
+            peer.name.clone(),
+            count,
+            every,
+            deadline,
+        ))
+    };
+    let a_name = Talker {
+        name: a.name.clone(),
+        cookie: String::new(),
+        nodes: Vec::new(),
+    };
+    let first = start(a, &b);
+    let second = start(b, &a_name);
+    [first, second]
 }
 
 /// Checks a pair's reports: each side's messages all accepted once, with distinct seqs, and

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod process;
 mod raw_http;
 pub mod support;
 pub mod ws;

@@ -68,21 +68,24 @@ impl RemotePresence {
 
     /// Any event from `node` shows it is alive.
     pub fn touch(&self, node: &str) {
-        let now = Instant::now();
-        self.nodes()
-            .entry(node.to_owned())
-            .or_insert_with(|| NodeView::new(now))
-            .seen = now;
+        self.heard(node, |_| {});
     }
 
-    pub fn online(&self, node: &str, key: &str) {
+    /// Runs `change` on `node`'s view (created if new), which was just heard from.
+    fn heard(&self, node: &str, change: impl FnOnce(&mut NodeView)) {
         let now = Instant::now();
         let mut nodes = self.nodes();
         let view = nodes
             .entry(node.to_owned())
             .or_insert_with(|| NodeView::new(now));
         view.seen = now;
-        view.keys.insert(key.to_owned());
+        change(view);
+    }
+
+    pub fn online(&self, node: &str, key: &str) {
+        self.heard(node, |view| {
+            view.keys.insert(key.to_owned());
+        });
     }
 
     pub fn offline(&self, node: &str, key: &str) {
@@ -93,13 +96,9 @@ impl RemotePresence {
     }
 
     pub fn availability(&self, node: &str, agent: &str, available: bool) {
-        let now = Instant::now();
-        let mut nodes = self.nodes();
-        let view = nodes
-            .entry(node.to_owned())
-            .or_insert_with(|| NodeView::new(now));
-        view.seen = now;
-        view.agents.insert(agent.to_owned(), available);
+        self.heard(node, |view| {
+            view.agents.insert(agent.to_owned(), available);
+        });
     }
 
     /// Keys whose presence on `node` a snapshot with `keys` would change.
