@@ -11,8 +11,12 @@ use serde_json::json;
 
 #[tokio::test]
 async fn users_on_different_nodes_exchange_messages_with_receipts_and_presence() {
-    let Some(TwoNodes { n1, n2, .. }) =
-        two_nodes("users_on_different_nodes_exchange_messages").await
+    let Some(TwoNodes {
+        n1,
+        n2,
+        redis: _redis,
+        db: _db,
+    }) = two_nodes("users_on_different_nodes_exchange_messages").await
     else {
         return;
     };
@@ -84,7 +88,13 @@ async fn users_on_different_nodes_exchange_messages_with_receipts_and_presence()
 
 #[tokio::test]
 async fn logout_on_one_node_closes_the_sessions_sockets_on_the_other() {
-    let Some(TwoNodes { n1, n2, .. }) = two_nodes("logout_on_one_node").await else {
+    let Some(TwoNodes {
+        n1,
+        n2,
+        redis: _redis,
+        db: _db,
+    }) = two_nodes("logout_on_one_node").await
+    else {
         return;
     };
     let cookie = n1.register("carol").await;
@@ -95,7 +105,12 @@ async fn logout_on_one_node_closes_the_sessions_sockets_on_the_other() {
 
 #[tokio::test]
 async fn an_agent_on_one_node_serves_a_customer_on_the_other() {
-    let Some(TwoNodes { n1, n2, .. }) = two_nodes("an_agent_on_one_node_serves_a_customer").await
+    let Some(TwoNodes {
+        n1,
+        n2,
+        redis: _redis,
+        db: _db,
+    }) = two_nodes("an_agent_on_one_node_serves_a_customer").await
     else {
         return;
     };
@@ -149,7 +164,13 @@ async fn an_agent_on_one_node_serves_a_customer_on_the_other() {
 
 #[tokio::test]
 async fn an_agent_on_one_node_claims_a_waiting_conversation_from_the_other() {
-    let Some(TwoNodes { n1, n2, .. }) = two_nodes("an_agent_on_one_node_claims").await else {
+    let Some(TwoNodes {
+        n1,
+        n2,
+        redis: _redis,
+        db: _db,
+    }) = two_nodes("an_agent_on_one_node_claims").await
+    else {
         return;
     };
     let cookie = agent_cookie(&n1, "otto").await;

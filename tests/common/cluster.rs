@@ -132,7 +132,8 @@ pub async fn spawn_node_process(
 }
 
 /// Two nodes in this process on a fresh database and a private Redis, both on the bus.
-/// Fields drop in order: nodes first, the database last.
+/// Fields drop in order: nodes first, the database last. Bind every field (`redis: _redis`,
+/// not `..`): a field left out of a pattern is dropped on the spot.
 pub struct TwoNodes {
     pub n1: TestApp,
     pub n2: TestApp,

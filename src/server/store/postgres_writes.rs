@@ -16,7 +16,8 @@
 //!   to a *different* peer at the same moment on two nodes (the key is per sender, the lock per
 //!   conversation): the insert then violates the unique constraint and the whole transaction
 //!   rolls back, so no seq is burnt either; `PgStore::apply_batch` retries the batch, and the
-//!   look-up now finds the original.
+//!   look-up now finds the original. The one-statement fast path ([`append_fast`]) relies on
+//!   the same constraint-and-retry for a resend that commits while it waits for the lock.
 //! - **Deadlocks.** Two nodes' batches may touch two conversations in opposite orders. A batch
 //!   therefore first locks every existing conversation row it will write, in one fixed order
 //!   ([`lock_in_order`]), so batches queue instead of deadlocking. What that cannot order (a
@@ -188,6 +189,49 @@ async fn lock_for_append(
     }
 }
 
+/// The common case in one round trip instead of four: the conversation exists and this is no
+/// resend. Locks the conversation row, takes the next seq and inserts, in one statement; `None`
+/// (nothing written) for a new pair or a resend, which take the full path. The resend check
+/// uses the statement's snapshot, taken before the row lock may have been waited for: a resend
+/// committed by another node in that window makes the insert violate the idempotency
+/// constraint, the transaction rolls back (no seq burnt) and the retried batch takes the full
+/// path, whose look-up sees the original.
+async fn append_fast(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<Option<u64>> {
+    let WriteOp::Append {
+        sender,
+        recipient,
+        body,
+        client_msg_id,
+        sent_at,
+        id,
+    } = op
+    else {
+        return Ok(None);
+    };
+    let (lo, hi) = ordered_pair(sender, recipient);
+    let seq: Option<i64> = sqlx::query_scalar(
+        "WITH bump AS ( \
+             UPDATE conversations SET last_seq = last_seq + 1, updated_at = $8 \
+             WHERE user_lo = $1 AND user_hi = $2 AND NOT EXISTS \
+                 (SELECT 1 FROM messages WHERE sender = $4 AND client_msg_id = $7) \
+             RETURNING id, last_seq) \
+         INSERT INTO messages \
+             (conversation_id, seq, id, sender, recipient, body, client_msg_id, sent_at) \
+         SELECT id, last_seq, $3, $4, $5, $6, $7, $8 FROM bump RETURNING seq",
+    )
+    .bind(lo)
+    .bind(hi)
+    .bind(id)
+    .bind(sender)
+    .bind(recipient)
+    .bind(body)
+    .bind(client_msg_id)
+    .bind(sent_at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(seq.map(|s| s as u64))
+}
+
 /// One op inside the batch transaction.
 async fn apply_one(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<WriteOutcome> {
     match op {
@@ -199,6 +243,21 @@ async fn apply_one(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<WriteOu
             sent_at,
             id,
         } => {
+            if let Some(seq) = append_fast(conn, op).await? {
+                return Ok(WriteOutcome::Appended {
+                    message: StoredMessage {
+                        id: id.clone(),
+                        seq,
+                        sender: sender.clone(),
+                        recipient: recipient.clone(),
+                        body: body.clone(),
+                        client_msg_id: client_msg_id.clone(),
+                        sent_at: sent_at.clone(),
+                    },
+                    duplicate: false,
+                    recipient_delivered_seq: 0,
+                });
+            }
             let conversation_id =
                 match lock_for_append(conn, sender, recipient, client_msg_id, sent_at).await? {
                     Ok(id) => id,
