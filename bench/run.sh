@@ -21,4 +21,6 @@ else
   target_dir="$here/target"
 fi
 cargo build --release --manifest-path "$here/Cargo.toml" --target-dir "$target_dir"
-exec "$target_dir/release/confab-bench" run "$@"
+# The repository is named at run time: a binary shared between clones (one CARGO_TARGET_DIR)
+# must not measure the clone it happened to be built from.
+exec "$target_dir/release/confab-bench" run --repo "$(dirname "$here")" "$@"
