@@ -10,6 +10,7 @@ mod postgres;
 mod postgres_accounts;
 mod postgres_support;
 mod postgres_writes;
+mod rows;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_support;

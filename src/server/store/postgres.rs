@@ -4,12 +4,13 @@
 //! (seqs, idempotency, deadlocks) is explained in `postgres_writes.rs`.
 
 use super::postgres_writes::{apply_all, is_retryable};
+use super::rows::{self, MESSAGE_COLUMNS};
 use super::{
     ordered_pair, page_from_newest_first, seq_param, ConversationRow, Store, StoreResult,
     StoredMessage, WriteOp, WriteOutcome,
 };
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -23,23 +24,8 @@ pub struct PgStore {
     known_users: RwLock<HashSet<String>>,
 }
 
-pub(super) const MESSAGE_COLUMNS: &str =
-    "m.seq, m.id, m.sender, m.recipient, m.body, m.client_msg_id, m.sent_at";
-
 /// How often a batch is tried when PostgreSQL aborts it for a conflict with another node.
 const BATCH_ATTEMPTS: u32 = 8;
-
-pub(super) fn message_from_row(row: &PgRow) -> StoredMessage {
-    StoredMessage {
-        seq: row.get::<i64, _>("seq") as u64,
-        id: row.get("id"),
-        sender: row.get("sender"),
-        recipient: row.get("recipient"),
-        body: row.get("body"),
-        client_msg_id: row.get("client_msg_id"),
-        sent_at: row.get("sent_at"),
-    }
-}
 
 impl PgStore {
     /// Connects and migrates the database (`migrations/postgres`).
@@ -136,7 +122,7 @@ impl Store for PgStore {
                 unread: row.get::<i64, _>("unread") as u64,
                 peer_delivered_seq: row.get::<i64, _>("peer_delivered") as u64,
                 peer_read_seq: row.get::<i64, _>("peer_read") as u64,
-                last_message: Some(message_from_row(row)),
+                last_message: Some(rows::stored_message(row)),
             })
             .collect())
     }
@@ -163,7 +149,7 @@ impl Store for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(message_from_row).collect())
+        Ok(rows.iter().map(rows::stored_message).collect())
     }
 
     async fn messages_after(
@@ -185,7 +171,7 @@ impl Store for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(message_from_row).collect())
+        Ok(rows.iter().map(rows::stored_message).collect())
     }
 
     async fn messages_before(
@@ -207,7 +193,7 @@ impl Store for PgStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        let rows = rows.iter().map(message_from_row).collect();
+        let rows = rows.iter().map(rows::stored_message).collect();
         Ok(page_from_newest_first(rows, limit))
     }
 }

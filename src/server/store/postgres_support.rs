@@ -4,78 +4,22 @@
 //! idempotency key is per conversation, so the lock covers every race (see `postgres_writes.rs`).
 
 use super::postgres::PgStore;
+use super::rows::{self, CONVERSATION_SELECT, SUPPORT_MESSAGE_SELECT};
 use super::support::{
-    role_of, role_str, SupportChange, SupportConversation, SupportMessage, SupportStatus,
-    SupportStore,
+    role_str, SupportChange, SupportConversation, SupportMessage, SupportStatus, SupportStore,
 };
 use super::{now_rfc3339, page_from_newest_first, seq_param, StoreResult, WriteOp, WriteOutcome};
 use crate::protocol::FromRole;
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::postgres::PgConnection;
 use sqlx::Row;
-
-const CONVERSATION_SELECT: &str = "SELECT c.id, c.customer_name, c.status, c.assignee, \
-     c.last_seq, c.agent_read_seq, c.customer_read_seq, c.waiting_since, c.created_at, \
-     c.updated_at, \
-     (SELECT COUNT(*) FROM support_messages u WHERE u.conversation_id = c.id \
-      AND u.seq > c.agent_read_seq AND u.from_role = 'customer') AS unread, \
-     m.seq AS m_seq, m.id AS m_id, m.from_role AS m_from_role, m.author AS m_author, \
-     m.body AS m_body, m.client_msg_id AS m_client_msg_id, m.sent_at AS m_sent_at \
-     FROM support_conversations c \
-     LEFT JOIN support_messages m ON m.conversation_id = c.id AND m.seq = c.last_seq";
-
-const MESSAGE_SELECT: &str = "SELECT conversation_id, seq, id, from_role, author, body, \
-     client_msg_id, sent_at FROM support_messages";
-
-fn message_from_row(row: &PgRow) -> SupportMessage {
-    SupportMessage {
-        conversation_id: row.get("conversation_id"),
-        seq: row.get::<i64, _>("seq") as u64,
-        id: row.get("id"),
-        from_role: role_of(row.get::<&str, _>("from_role")),
-        author: row.get("author"),
-        body: row.get("body"),
-        client_msg_id: row.get("client_msg_id"),
-        sent_at: row.get("sent_at"),
-    }
-}
-
-fn conversation_from_row(row: &PgRow) -> SupportConversation {
-    let id: String = row.get("id");
-    let last_message = row
-        .get::<Option<i64>, _>("m_seq")
-        .map(|seq| SupportMessage {
-            conversation_id: id.clone(),
-            seq: seq as u64,
-            id: row.get("m_id"),
-            from_role: role_of(row.get::<&str, _>("m_from_role")),
-            author: row.get("m_author"),
-            body: row.get("m_body"),
-            client_msg_id: row.get("m_client_msg_id"),
-            sent_at: row.get("m_sent_at"),
-        });
-    SupportConversation {
-        id,
-        customer_name: row.get("customer_name"),
-        status: SupportStatus::parse(row.get::<&str, _>("status")),
-        assignee: row.get("assignee"),
-        last_seq: row.get::<i64, _>("last_seq") as u64,
-        agent_read_seq: row.get::<i64, _>("agent_read_seq") as u64,
-        customer_read_seq: row.get::<i64, _>("customer_read_seq") as u64,
-        waiting_since: row.get("waiting_since"),
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
-        last_message,
-        unread: row.get::<i64, _>("unread") as u64,
-    }
-}
 
 async fn load(conn: &mut PgConnection, id: &str) -> StoreResult<Option<SupportConversation>> {
     let row = sqlx::query(&format!("{CONVERSATION_SELECT} WHERE c.id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
-    Ok(row.as_ref().map(conversation_from_row))
+    Ok(row.as_ref().map(rows::support_conversation))
 }
 
 /// Applies one support write inside the batch transaction.
@@ -105,7 +49,7 @@ pub(super) async fn apply(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<
                 });
             }
             let existing = sqlx::query(&format!(
-                "{MESSAGE_SELECT} WHERE conversation_id = $1 AND from_role = $2 AND author = $3 \
+                "{SUPPORT_MESSAGE_SELECT} WHERE conversation_id = $1 AND from_role = $2 AND author = $3 \
                  AND client_msg_id = $4"
             ))
             .bind(conversation_id)
@@ -122,7 +66,7 @@ pub(super) async fn apply(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<
             };
             if let Some(row) = existing {
                 return Ok(WriteOutcome::SupportAppended {
-                    message: message_from_row(&row),
+                    message: rows::support_message(&row),
                     duplicate: true,
                     conversation: before,
                     status_changed: false,
@@ -308,7 +252,7 @@ impl SupportStore for PgStore {
             .bind(secret_hash)
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.as_ref().map(conversation_from_row))
+        Ok(row.as_ref().map(rows::support_conversation))
     }
 
     async fn support_by_id(&self, id: &str) -> StoreResult<Option<SupportConversation>> {
@@ -328,7 +272,7 @@ impl SupportStore for PgStore {
         .bind(i64::from(resolved_limit))
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.iter().map(conversation_from_row).collect())
+        Ok(rows.iter().map(rows::support_conversation).collect())
     }
 
     async fn agent_available(&self, agent: &str) -> StoreResult<bool> {
@@ -372,14 +316,14 @@ impl SupportStore for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<SupportMessage>> {
         let rows = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            "{SUPPORT_MESSAGE_SELECT} WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
         ))
         .bind(id)
         .bind(seq_param(after_seq))
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.iter().map(message_from_row).collect())
+        Ok(rows.iter().map(rows::support_message).collect())
     }
 
     async fn support_messages_before(
@@ -389,14 +333,14 @@ impl SupportStore for PgStore {
         limit: u32,
     ) -> StoreResult<(Vec<SupportMessage>, bool)> {
         let rows = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+            "{SUPPORT_MESSAGE_SELECT} WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
         ))
         .bind(id)
         .bind(before_seq.map_or(i64::MAX, seq_param))
         .bind(i64::from(limit) + 1)
         .fetch_all(self.pool())
         .await?;
-        let rows = rows.iter().map(message_from_row).collect();
+        let rows = rows.iter().map(rows::support_message).collect();
         Ok(page_from_newest_first(rows, limit))
     }
 }

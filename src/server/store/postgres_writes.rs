@@ -25,7 +25,7 @@
 //!   PostgreSQL aborts (40P01, or 40001) applied nothing, so `PgStore::apply_batch` runs the
 //!   batch again after a short pause.
 
-use super::postgres::{message_from_row, MESSAGE_COLUMNS};
+use super::rows::{self, MESSAGE_COLUMNS};
 use super::{
     ordered_pair, seq_param, StoreError, StoreResult, StoredMessage, WriteOp, WriteOutcome,
 };
@@ -141,7 +141,7 @@ async fn find_original(
     .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(|row| WriteOutcome::Appended {
-        message: message_from_row(&row),
+        message: rows::stored_message(&row),
         duplicate: true,
         recipient_delivered_seq: row.get::<i64, _>("delivered_seq") as u64,
     }))

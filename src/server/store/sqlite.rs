@@ -1,14 +1,13 @@
 //! The embedded default store: SQLite in WAL mode with `synchronous=FULL`, so a committed
 //! transaction survives power loss. Throughput comes from the writer committing batches.
 
+use super::rows::{self, MESSAGE_COLUMNS};
 use super::{
     ordered_pair, page_from_newest_first, seq_param, ConversationRow, Store, StoreError,
     StoreResult, StoredMessage, WriteOp, WriteOutcome,
 };
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -19,21 +18,6 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Users are never deleted, so a name once seen stays valid: sends skip the lookup.
     known_users: RwLock<HashSet<String>>,
-}
-
-const MESSAGE_COLUMNS: &str =
-    "m.seq, m.id, m.sender, m.recipient, m.body, m.client_msg_id, m.sent_at";
-
-fn message_from_row(row: &SqliteRow) -> StoredMessage {
-    StoredMessage {
-        seq: row.get::<i64, _>("seq") as u64,
-        id: row.get("id"),
-        sender: row.get("sender"),
-        recipient: row.get("recipient"),
-        body: row.get("body"),
-        client_msg_id: row.get("client_msg_id"),
-        sent_at: row.get("sent_at"),
-    }
 }
 
 impl SqliteStore {
@@ -143,7 +127,7 @@ async fn apply_one(conn: &mut SqliteConnection, op: &WriteOp) -> StoreResult<Wri
             .await?;
             if let Some(row) = existing {
                 return Ok(WriteOutcome::Appended {
-                    message: message_from_row(&row),
+                    message: rows::stored_message(&row),
                     duplicate: true,
                     recipient_delivered_seq: row.get::<i64, _>("delivered_seq") as u64,
                 });
@@ -306,7 +290,7 @@ impl Store for SqliteStore {
                 unread: row.get::<i64, _>("unread") as u64,
                 peer_delivered_seq: row.get::<i64, _>("peer_delivered") as u64,
                 peer_read_seq: row.get::<i64, _>("peer_read") as u64,
-                last_message: Some(message_from_row(row)),
+                last_message: Some(rows::stored_message(row)),
             })
             .collect())
     }
@@ -333,7 +317,7 @@ impl Store for SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(message_from_row).collect())
+        Ok(rows.iter().map(rows::stored_message).collect())
     }
 
     async fn messages_after(
@@ -355,7 +339,7 @@ impl Store for SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(message_from_row).collect())
+        Ok(rows.iter().map(rows::stored_message).collect())
     }
 
     async fn messages_before(
@@ -377,7 +361,7 @@ impl Store for SqliteStore {
         .bind(limit + 1)
         .fetch_all(&self.pool)
         .await?;
-        let rows = rows.iter().map(message_from_row).collect();
+        let rows = rows.iter().map(rows::stored_message).collect();
         Ok(page_from_newest_first(rows, limit))
     }
 }

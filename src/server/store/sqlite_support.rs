@@ -1,78 +1,21 @@
 //! SQLite implementation of [`SupportStore`] and of the support writes in a batch.
 
+use super::rows::{self, CONVERSATION_SELECT, SUPPORT_MESSAGE_SELECT};
 use super::sqlite::SqliteStore;
 use super::support::{
-    role_of, role_str, SupportChange, SupportConversation, SupportMessage, SupportStatus,
-    SupportStore,
+    role_str, SupportChange, SupportConversation, SupportMessage, SupportStatus, SupportStore,
 };
 use super::{now_rfc3339, page_from_newest_first, seq_param, StoreResult, WriteOp, WriteOutcome};
 use crate::protocol::FromRole;
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
-
-const CONVERSATION_SELECT: &str = "SELECT c.id, c.customer_name, c.status, c.assignee, \
-     c.last_seq, c.agent_read_seq, c.customer_read_seq, c.waiting_since, c.created_at, \
-     c.updated_at, \
-     (SELECT COUNT(*) FROM support_messages u WHERE u.conversation_id = c.id \
-      AND u.seq > c.agent_read_seq AND u.from_role = 'customer') AS unread, \
-     m.seq AS m_seq, m.id AS m_id, m.from_role AS m_from_role, m.author AS m_author, \
-     m.body AS m_body, m.client_msg_id AS m_client_msg_id, m.sent_at AS m_sent_at \
-     FROM support_conversations c \
-     LEFT JOIN support_messages m ON m.conversation_id = c.id AND m.seq = c.last_seq";
-
-const MESSAGE_SELECT: &str = "SELECT conversation_id, seq, id, from_role, author, body, \
-     client_msg_id, sent_at FROM support_messages";
-
-fn message_from_row(row: &SqliteRow) -> SupportMessage {
-    SupportMessage {
-        conversation_id: row.get("conversation_id"),
-        seq: row.get::<i64, _>("seq") as u64,
-        id: row.get("id"),
-        from_role: role_of(row.get::<&str, _>("from_role")),
-        author: row.get("author"),
-        body: row.get("body"),
-        client_msg_id: row.get("client_msg_id"),
-        sent_at: row.get("sent_at"),
-    }
-}
-
-fn conversation_from_row(row: &SqliteRow) -> SupportConversation {
-    let id: String = row.get("id");
-    let last_message = row
-        .get::<Option<i64>, _>("m_seq")
-        .map(|seq| SupportMessage {
-            conversation_id: id.clone(),
-            seq: seq as u64,
-            id: row.get("m_id"),
-            from_role: role_of(row.get::<&str, _>("m_from_role")),
-            author: row.get("m_author"),
-            body: row.get("m_body"),
-            client_msg_id: row.get("m_client_msg_id"),
-            sent_at: row.get("m_sent_at"),
-        });
-    SupportConversation {
-        id,
-        customer_name: row.get("customer_name"),
-        status: SupportStatus::parse(row.get::<&str, _>("status")),
-        assignee: row.get("assignee"),
-        last_seq: row.get::<i64, _>("last_seq") as u64,
-        agent_read_seq: row.get::<i64, _>("agent_read_seq") as u64,
-        customer_read_seq: row.get::<i64, _>("customer_read_seq") as u64,
-        waiting_since: row.get("waiting_since"),
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
-        last_message,
-        unread: row.get::<i64, _>("unread") as u64,
-    }
-}
 
 async fn load(conn: &mut SqliteConnection, id: &str) -> StoreResult<Option<SupportConversation>> {
     let row = sqlx::query(&format!("{CONVERSATION_SELECT} WHERE c.id = ?"))
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
-    Ok(row.as_ref().map(conversation_from_row))
+    Ok(row.as_ref().map(rows::support_conversation))
 }
 
 /// Applies one support write inside the batch transaction.
@@ -89,7 +32,7 @@ pub(super) async fn apply(conn: &mut SqliteConnection, op: &WriteOp) -> StoreRes
             id,
         } => {
             let existing = sqlx::query(&format!(
-                "{MESSAGE_SELECT} WHERE conversation_id = ? AND from_role = ? AND author = ? \
+                "{SUPPORT_MESSAGE_SELECT} WHERE conversation_id = ? AND from_role = ? AND author = ? \
                  AND client_msg_id = ?"
             ))
             .bind(conversation_id)
@@ -106,7 +49,7 @@ pub(super) async fn apply(conn: &mut SqliteConnection, op: &WriteOp) -> StoreRes
             };
             if let Some(row) = existing {
                 return Ok(WriteOutcome::SupportAppended {
-                    message: message_from_row(&row),
+                    message: rows::support_message(&row),
                     duplicate: true,
                     conversation: before,
                     status_changed: false,
@@ -291,7 +234,7 @@ impl SupportStore for SqliteStore {
             .bind(secret_hash)
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.as_ref().map(conversation_from_row))
+        Ok(row.as_ref().map(rows::support_conversation))
     }
 
     async fn support_by_id(&self, id: &str) -> StoreResult<Option<SupportConversation>> {
@@ -311,7 +254,7 @@ impl SupportStore for SqliteStore {
         .bind(resolved_limit)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.iter().map(conversation_from_row).collect())
+        Ok(rows.iter().map(rows::support_conversation).collect())
     }
 
     async fn agent_available(&self, agent: &str) -> StoreResult<bool> {
@@ -355,14 +298,14 @@ impl SupportStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<SupportMessage>> {
         let rows = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+            "{SUPPORT_MESSAGE_SELECT} WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?"
         ))
         .bind(id)
         .bind(seq_param(after_seq))
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.iter().map(message_from_row).collect())
+        Ok(rows.iter().map(rows::support_message).collect())
     }
 
     async fn support_messages_before(
@@ -372,14 +315,14 @@ impl SupportStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<(Vec<SupportMessage>, bool)> {
         let rows = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+            "{SUPPORT_MESSAGE_SELECT} WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
         ))
         .bind(id)
         .bind(before_seq.map_or(i64::MAX, seq_param))
         .bind(limit + 1)
         .fetch_all(self.pool())
         .await?;
-        let rows = rows.iter().map(message_from_row).collect();
+        let rows = rows.iter().map(rows::support_message).collect();
         Ok(page_from_newest_first(rows, limit))
     }
 }
