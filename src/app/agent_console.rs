@@ -13,6 +13,7 @@ use super::agent_model::{AgentModel, Filter};
 use super::chat::{TYPING_EVERY_MS, TYPING_SHOWS_MS};
 use super::notice::NoticeKind;
 use super::socket::{self, ConnState};
+use super::support_thread::SupportThread;
 use super::util::{new_client_msg_id, now_ms, store, stored, Store};
 use crate::protocol::{ClientFrame, Me, MessageBody, ReceiptKind, Role, ServerFrame};
 use leptos::prelude::*;
@@ -116,7 +117,15 @@ impl Console {
                 self.model.update(|m| m.apply_queue(conversations))
             }
             ServerFrame::Message(m) if m.conversation_id.is_some() => {
-                self.model.update(|model| model.apply_message(m))
+                let id = m.conversation_id.clone().unwrap_or_default();
+                let mut fill = None;
+                self.model.update(|model| {
+                    model.apply_message(m);
+                    fill = model.threads.get_mut(&id).and_then(SupportThread::gap_sync);
+                });
+                if let Some(frame) = fill {
+                    socket::send(&frame);
+                }
             }
             ServerFrame::Accepted {
                 client_msg_id,

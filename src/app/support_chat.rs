@@ -197,9 +197,16 @@ impl SupportChat {
             ServerFrame::Status {
                 status, assignee, ..
             } => self.thread.update(|t| t.apply_status(&status, assignee)),
-            ServerFrame::Message(m) => self.thread.update(|t| {
-                t.apply_message(m);
-            }),
+            ServerFrame::Message(m) => {
+                let mut fill = None;
+                self.thread.update(|t| {
+                    t.apply_message(m);
+                    fill = t.gap_sync();
+                });
+                if let Some(frame) = fill {
+                    socket::send(&frame);
+                }
+            }
             ServerFrame::Accepted {
                 client_msg_id,
                 id,

@@ -111,6 +111,8 @@ pub struct SupportThread {
     pub read_sent: u64,
     /// Who of the other side is typing, and until when (ms).
     pub typing: Option<(String, f64)>,
+    /// The contiguous seq a gap-filling `sync` was last sent from (once per hole).
+    gap_asked: Option<u64>,
 }
 
 impl SupportThread {
@@ -131,10 +133,27 @@ impl SupportThread {
             other_read_seq: 0,
             read_sent: 0,
             typing: None,
+            gap_asked: None,
         }
     }
 
     /// The id to name in frames: agents name the conversation, customers have only their own.
+    /// A `sync` that fills a hole in the messages (a frame lost between server nodes): from the
+    /// newest seq held without a gap, once per hole.
+    pub fn gap_sync(&mut self) -> Option<ClientFrame> {
+        let contiguous = self.newest_seq()?;
+        let newest = self.messages.keys().next_back().copied()?;
+        if newest <= contiguous || self.gap_asked == Some(contiguous) {
+            return None;
+        }
+        self.gap_asked = Some(contiguous);
+        Some(ClientFrame::Sync {
+            peer: None,
+            conversation_id: self.id_field(),
+            after_seq: contiguous,
+        })
+    }
+
     fn id_field(&self) -> Option<String> {
         (self.side == Side::Agent).then(|| self.conversation_id.clone())
     }

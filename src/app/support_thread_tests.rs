@@ -245,3 +245,22 @@ fn queue_entries_and_status_frames_set_status_and_assignee() {
     assert_eq!(t.status, SupportStatus::Resolved);
     assert_eq!(SupportStatus::parse("whatever"), SupportStatus::Open);
 }
+
+#[test]
+fn a_seq_gap_asks_the_agent_side_for_one_sync_of_that_conversation() {
+    let mut t = SupportThread::new(Side::Agent, "ann", "conv1");
+    t.apply_history(vec![customer_msg(1, "a", "c1")], false);
+    assert_eq!(t.gap_sync(), None, "nothing missing");
+    t.apply_message(customer_msg(3, "c", "c3"));
+    assert_eq!(
+        t.gap_sync(),
+        Some(ClientFrame::Sync {
+            peer: None,
+            conversation_id: Some("conv1".into()),
+            after_seq: 1
+        })
+    );
+    assert_eq!(t.gap_sync(), None, "asked once per hole");
+    t.apply_message(customer_msg(2, "b", "c2"));
+    assert_eq!(t.gap_sync(), None, "the hole is filled");
+}
