@@ -6,16 +6,47 @@
 mod common;
 
 use common::cluster::{
-    assert_pair_complete, channel, cluster_database, spawn_node, spawn_node_process, spawn_pair,
-    wait_bus, RedisServer, Talker, NODE_TTL_MS,
+    channel, cluster_database, finish_pairs, spawn_node, spawn_node_process, spawn_pair, wait_bus,
+    RedisServer, Talker, NODE_TTL_MS,
 };
+use common::process::kill_9;
 use common::TestApp;
+use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::process::Child;
 use tokio::time::Instant;
 
 /// Messages each user sends in the load tests.
 const COUNT: usize = 150;
 const EVERY: Duration = Duration::from_millis(10);
+
+/// A node in a child process (to be killed) and a surviving node in this one, on one database
+/// and one private Redis.
+struct DoomedAndSurvivor {
+    doomed: Child,
+    doomed_addr: SocketAddr,
+    /// Helpers against the doomed node; owns the database (dropped when the test ends).
+    on_doomed: TestApp,
+    survivor: TestApp,
+    _redis: RedisServer,
+}
+
+async fn doomed_and_survivor(test: &str) -> Option<DoomedAndSurvivor> {
+    let db = cluster_database(test).await?;
+    let redis = RedisServer::start().await;
+    let ch = channel();
+    let db_url = db.url.clone();
+    let (doomed, doomed_addr) = spawn_node_process(&db_url, &redis, &ch).await;
+    let survivor = spawn_node(&db_url, &redis, &ch).await;
+    wait_bus(&survivor, "up").await;
+    Some(DoomedAndSurvivor {
+        doomed,
+        doomed_addr,
+        on_doomed: TestApp::external(doomed_addr, db),
+        survivor,
+        _redis: redis,
+    })
+}
 
 #[tokio::test]
 async fn a_redis_outage_under_load_loses_and_duplicates_nothing() {
@@ -36,8 +67,10 @@ async fn a_redis_outage_under_load_loses_and_duplicates_nothing() {
     // Three pairs, each with one user per node, all talking at once.
     let deadline = Instant::now() + Duration::from_secs(40);
     let mut tasks = Vec::new();
-    for pair in 0..3 {
-        let (a, b) = (format!("ann{pair}"), format!("bob{pair}"));
+    let names: Vec<(String, String)> = (0..3)
+        .map(|pair| (format!("ann{pair}"), format!("bob{pair}")))
+        .collect();
+    for (a, b) in names.iter().cloned() {
         let a = Talker {
             cookie: n1.register(&a).await,
             name: a,
@@ -60,40 +93,30 @@ async fn a_redis_outage_under_load_loses_and_duplicates_nothing() {
     wait_bus(&n1, "up").await;
     wait_bus(&n2, "up").await;
 
-    let mut reports = Vec::new();
-    for task in tasks {
-        reports.push(task.await.expect("chatter"));
-    }
-    for pair in 0..3 {
-        let (a, b) = (&reports[2 * pair], &reports[2 * pair + 1]);
-        assert_pair_complete(
-            (&format!("ann{pair}"), a),
-            (&format!("bob{pair}"), b),
-            COUNT,
-        );
-    }
+    finish_pairs(tasks, &names, COUNT).await;
     // (Messages sent during the outage come back through `resync` or, when later messages
     // arrive first, through gap detection; either way through `sync` from the store.)
 }
 
 #[tokio::test]
 async fn a_node_killed_mid_load_loses_nothing_and_its_users_reconnect_to_another() {
-    let Some(db) = cluster_database("a_node_killed_mid_load").await else {
+    let Some(DoomedAndSurvivor {
+        mut doomed,
+        doomed_addr,
+        on_doomed,
+        survivor,
+        _redis,
+    }) = doomed_and_survivor("a_node_killed_mid_load").await
+    else {
         return;
     };
-    let redis = RedisServer::start().await;
-    let ch = channel();
-    let db_url = db.url.clone();
-    let (mut doomed, doomed_addr) = spawn_node_process(&db_url, &redis, &ch).await;
-    let survivor = spawn_node(&db_url, &redis, &ch).await;
-    wait_bus(&survivor, "up").await;
-    // Owns the database (dropped when the test ends).
-    let on_doomed = TestApp::external(doomed_addr, db);
 
     let deadline = Instant::now() + Duration::from_secs(40);
     let mut tasks = Vec::new();
-    for pair in 0..2 {
-        let (a, b) = (format!("kim{pair}"), format!("sam{pair}"));
+    let names: Vec<(String, String)> = (0..2)
+        .map(|pair| (format!("kim{pair}"), format!("sam{pair}")))
+        .collect();
+    for (a, b) in names.iter().cloned() {
         // kim* start on the doomed node and fall back to the survivor.
         let a = Talker {
             cookie: on_doomed.register(&a).await,
@@ -108,37 +131,29 @@ async fn a_node_killed_mid_load_loses_nothing_and_its_users_reconnect_to_another
         tasks.extend(spawn_pair(a, b, COUNT, EVERY, deadline));
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
-    doomed.start_kill().expect("SIGKILL");
-    doomed.wait().await.expect("reaped");
+    kill_9(&mut doomed).await;
 
-    let mut reports = Vec::new();
-    for task in tasks {
-        reports.push(task.await.expect("chatter"));
-    }
-    for pair in 0..2 {
-        let (a, b) = (&reports[2 * pair], &reports[2 * pair + 1]);
-        assert!(a.reconnects >= 1, "k{pair} moved to the surviving node");
-        assert_pair_complete(
-            (&format!("kim{pair}"), a),
-            (&format!("sam{pair}"), b),
-            COUNT,
+    let reports = finish_pairs(tasks, &names, COUNT).await;
+    for (pair, (kim, _)) in names.iter().enumerate() {
+        assert!(
+            reports[2 * pair].reconnects >= 1,
+            "{kim} moved to the surviving node"
         );
     }
 }
 
 #[tokio::test]
 async fn users_of_a_dead_node_go_offline_within_the_time_to_live() {
-    let Some(db) = cluster_database("users_of_a_dead_node_go_offline").await else {
+    let Some(DoomedAndSurvivor {
+        mut doomed,
+        on_doomed,
+        survivor,
+        _redis,
+        ..
+    }) = doomed_and_survivor("users_of_a_dead_node_go_offline").await
+    else {
         return;
     };
-    let redis = RedisServer::start().await;
-    let ch = channel();
-    let db_url = db.url.clone();
-    let (mut doomed, doomed_addr) = spawn_node_process(&db_url, &redis, &ch).await;
-    let survivor = spawn_node(&db_url, &redis, &ch).await;
-    wait_bus(&survivor, "up").await;
-    // Owns the database (dropped when the test ends).
-    let on_doomed = TestApp::external(doomed_addr, db);
 
     let (_, mut carol) = on_doomed.user("carol").await;
     let (_, mut dave) = survivor.user("dave").await;
@@ -149,8 +164,7 @@ async fn users_of_a_dead_node_go_offline_within_the_time_to_live() {
     let convo = common::conversation(&hello_again.hello, "carol").expect("conversation");
     assert_eq!(convo["online"], true);
 
-    doomed.start_kill().expect("SIGKILL");
-    doomed.wait().await.expect("reaped");
+    kill_9(&mut doomed).await;
     let killed_at = Instant::now();
     dave.expect_where("carol offline", |f| {
         f["type"] == "presence" && f["user"] == "carol" && f["online"] == false

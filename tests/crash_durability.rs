@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::process::kill_9;
 use common::{seqs, TestApp};
 use std::net::SocketAddr;
 use tokio::process::Child;
@@ -11,11 +12,6 @@ use tokio::process::Child;
 /// Starts `confab serve` on `database_url` in a child process.
 async fn start_binary(database_url: &str) -> (Child, SocketAddr) {
     common::process::spawn_confab(&[("DATABASE_URL", database_url.to_owned())]).await
-}
-
-async fn kill_9(child: &mut Child) {
-    child.start_kill().expect("SIGKILL");
-    child.wait().await.expect("reaped");
 }
 
 #[tokio::test]

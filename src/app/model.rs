@@ -10,7 +10,7 @@
 //! copy by `client_msg_id`.
 
 use super::notice::NoticeBoard;
-use super::thread::{Conversation, HistoryState, ListItem, PendingMsg, StoredMsg};
+use super::thread::{hole_to_fill, Conversation, HistoryState, ListItem, PendingMsg, StoredMsg};
 use crate::protocol::ClientFrame;
 use std::collections::HashMap;
 
@@ -28,8 +28,6 @@ pub struct Model {
     /// `accepted` seen before its `message`: client_msg_id → delivered.
     hints: HashMap<String, bool>,
     presence: HashMap<String, bool>,
-    /// Peer → the contiguous seq a gap-filling `sync` was last sent from (once per hole).
-    gap_asked: HashMap<String, u64>,
     tick: u64,
 }
 
@@ -177,17 +175,12 @@ impl Model {
     /// A `sync` that fills a hole in `peer`'s messages (a frame lost between server nodes):
     /// from the newest seq held without a gap, once per hole.
     pub fn gap_sync(&mut self, peer: &str) -> Option<ClientFrame> {
-        let conv = self.conversations.get(peer)?;
-        let contiguous = conv.newest_seq()?;
-        let newest = conv.messages.keys().next_back().copied()?;
-        if newest <= contiguous || self.gap_asked.get(peer) == Some(&contiguous) {
-            return None;
-        }
-        self.gap_asked.insert(peer.to_owned(), contiguous);
+        let conv = self.conversations.get_mut(peer)?;
+        let after_seq = hole_to_fill(&conv.messages, &mut conv.gap_asked)?;
         Some(ClientFrame::Sync {
             peer: Some(peer.to_owned()),
             conversation_id: None,
-            after_seq: contiguous,
+            after_seq,
         })
     }
 

@@ -111,7 +111,7 @@ pub struct SupportThread {
     pub read_sent: u64,
     /// Who of the other side is typing, and until when (ms).
     pub typing: Option<(String, f64)>,
-    /// The contiguous seq a gap-filling `sync` was last sent from (once per hole).
+    /// The contiguous seq a gap-filling `sync` was last sent from (see `thread::hole_to_fill`).
     gap_asked: Option<u64>,
 }
 
@@ -141,16 +141,11 @@ impl SupportThread {
     /// A `sync` that fills a hole in the messages (a frame lost between server nodes): from the
     /// newest seq held without a gap, once per hole.
     pub fn gap_sync(&mut self) -> Option<ClientFrame> {
-        let contiguous = self.newest_seq()?;
-        let newest = self.messages.keys().next_back().copied()?;
-        if newest <= contiguous || self.gap_asked == Some(contiguous) {
-            return None;
-        }
-        self.gap_asked = Some(contiguous);
+        let after_seq = super::thread::hole_to_fill(&self.messages, &mut self.gap_asked)?;
         Some(ClientFrame::Sync {
             peer: None,
             conversation_id: self.id_field(),
-            after_seq: contiguous,
+            after_seq,
         })
     }
 

@@ -133,6 +133,8 @@ pub struct Conversation {
     pub rank: u64,
     /// Highest seq this client has already reported with `read`.
     pub read_sent: u64,
+    /// The contiguous seq a gap-filling `sync` was last sent from (see [`hole_to_fill`]).
+    pub(crate) gap_asked: Option<u64>,
 }
 
 impl Conversation {
@@ -152,6 +154,7 @@ impl Conversation {
             loading_older: false,
             rank: 0,
             read_sent: 0,
+            gap_asked: None,
         }
     }
 
@@ -240,6 +243,18 @@ pub(crate) fn contiguous_end(mut seqs: impl Iterator<Item = u64>) -> Option<u64>
         last = seq;
     }
     Some(last)
+}
+
+/// Where to `sync` from to fill a hole in `messages` (a frame lost between server nodes): the
+/// newest seq held without a gap, once per hole (`asked` remembers the last one asked for).
+pub(crate) fn hole_to_fill<T>(messages: &BTreeMap<u64, T>, asked: &mut Option<u64>) -> Option<u64> {
+    let contiguous = contiguous_end(messages.keys().copied())?;
+    let newest = *messages.keys().next_back()?;
+    if newest <= contiguous || *asked == Some(contiguous) {
+        return None;
+    }
+    *asked = Some(contiguous);
+    Some(contiguous)
 }
 
 /// One row of the message list, ready to render.

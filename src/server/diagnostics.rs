@@ -65,47 +65,65 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let m = &state.metrics;
-    let counters = [
-        ("confab_messages_accepted_total", &m.messages_accepted),
-        ("confab_frames_received_total", &m.frames_received),
-        ("confab_error_frames_sent_total", &m.error_frames_sent),
-        ("confab_sockets_opened_total", &m.sockets_opened),
-        ("confab_rate_limited_total", &m.rate_limited),
+    let load = |v: &AtomicU64| v.load(Ordering::Relaxed);
+    let mut samples = vec![
+        (
+            "confab_messages_accepted_total",
+            "counter",
+            load(&m.messages_accepted),
+        ),
+        (
+            "confab_frames_received_total",
+            "counter",
+            load(&m.frames_received),
+        ),
+        (
+            "confab_error_frames_sent_total",
+            "counter",
+            load(&m.error_frames_sent),
+        ),
+        (
+            "confab_sockets_opened_total",
+            "counter",
+            load(&m.sockets_opened),
+        ),
+        (
+            "confab_rate_limited_total",
+            "counter",
+            load(&m.rate_limited),
+        ),
+        (
+            "confab_open_sockets",
+            "gauge",
+            state.hub.total_sockets() as u64,
+        ),
+        (
+            "confab_connections_open",
+            "gauge",
+            m.connections.open.load(Ordering::Relaxed) as u64,
+        ),
+        (
+            "confab_connections_refused_total",
+            "counter",
+            load(&m.connections.refused),
+        ),
     ];
-    let mut text = String::new();
-    for (name, value) in counters {
-        text.push_str(&format!(
-            "# TYPE {name} counter\n{name} {}\n",
-            value.load(Ordering::Relaxed)
-        ));
-    }
-    text.push_str(&format!(
-        "# TYPE confab_open_sockets gauge\nconfab_open_sockets {}\n",
-        state.hub.total_sockets()
-    ));
-    let connections = &m.connections;
-    text.push_str(&format!(
-        "# TYPE confab_connections_open gauge\nconfab_connections_open {}\n\
-         # TYPE confab_connections_refused_total counter\nconfab_connections_refused_total {}\n",
-        connections.open.load(Ordering::Relaxed),
-        connections.refused.load(Ordering::Relaxed)
-    ));
     if let Some(bus) = state.hub.bus() {
-        for (name, value) in [
-            ("confab_bus_published_total", &bus.published),
-            ("confab_bus_received_total", &bus.received),
-            ("confab_bus_dropped_total", &bus.dropped),
-        ] {
-            text.push_str(&format!(
-                "# TYPE {name} counter\n{name} {}\n",
-                value.load(Ordering::Relaxed)
-            ));
-        }
-        text.push_str(&format!(
-            "# TYPE confab_bus_up gauge\nconfab_bus_up {}\n",
-            u8::from(bus.is_up())
-        ));
+        samples.extend([
+            (
+                "confab_bus_published_total",
+                "counter",
+                load(&bus.published),
+            ),
+            ("confab_bus_received_total", "counter", load(&bus.received)),
+            ("confab_bus_dropped_total", "counter", load(&bus.dropped)),
+            ("confab_bus_up", "gauge", u64::from(bus.is_up())),
+        ]);
     }
+    let text: String = samples
+        .into_iter()
+        .map(|(name, kind, value)| format!("# TYPE {name} {kind}\n{name} {value}\n"))
+        .collect();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

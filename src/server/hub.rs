@@ -266,7 +266,7 @@ impl Hub {
     pub fn agents_reachable_elsewhere(&self) -> bool {
         self.bus
             .as_ref()
-            .is_some_and(|bus| bus.is_up() && !bus.remote.agents().is_empty())
+            .is_some_and(|bus| bus.is_up() && bus.remote.has_agents())
     }
 
     /// Online agents (on any node) who take automatic assignments.
@@ -326,23 +326,22 @@ impl Hub {
     /// Queues `item` on every socket of `user`, here and on other nodes; returns how many
     /// sockets here took it.
     pub fn send_to_user(&self, user: &str, item: &Outbound) -> usize {
-        self.publish(|| Event::ToKey {
-            key: user.to_owned(),
-            item: item.into(),
-            mark: None,
-        });
-        self.deliver(user, item)
+        self.send_to_key(user, item, None)
     }
 
     /// Like [`send_to_user`](Self::send_to_user); a node that hands the item to one of the
     /// user's sockets also records `mark` (a delivered watermark).
     pub fn send_to_user_marking(&self, user: &str, item: &Outbound, mark: Mark) -> usize {
+        self.send_to_key(user, item, Some(mark))
+    }
+
+    fn send_to_key(&self, key: &str, item: &Outbound, mark: Option<Mark>) -> usize {
         self.publish(|| Event::ToKey {
-            key: user.to_owned(),
+            key: key.to_owned(),
             item: Item::from(item),
-            mark: Some(mark),
+            mark,
         });
-        self.deliver(user, item)
+        self.deliver(key, item)
     }
 
     /// Queues `item` on every socket of `user` on this node; returns how many took it. A socket

@@ -361,25 +361,31 @@ pub fn spawn_pair(
     every: Duration,
     deadline: Instant,
 ) -> [tokio::task::JoinHandle<ChatReport>; 2] {
-    let start = |me: Talker, peer: &Talker| {
+    let start = |me: Talker, peer: String| {
         tokio::spawn(run_chatter(
-            me.nodes,
-            me.cookie,
-            me.name,
-            peer.name.clone(),
-            count,
-            every,
-            deadline,
+            me.nodes, me.cookie, me.name, peer, count, every, deadline,
         ))
     };
-    let a_name = Talker {
-        name: a.name.clone(),
-        cookie: String::new(),
-        nodes: Vec::new(),
-    };
-    let first = start(a, &b);
-    let second = start(b, &a_name);
-    [first, second]
+    let (a_name, b_name) = (a.name.clone(), b.name.clone());
+    [start(a, b_name), start(b, a_name)]
+}
+
+/// Waits for every chatter and checks each pair (tasks in [`spawn_pair`] order, `names` one
+/// (a, b) per pair); returns the reports, two per pair.
+pub async fn finish_pairs(
+    tasks: Vec<tokio::task::JoinHandle<ChatReport>>,
+    names: &[(String, String)],
+    count: usize,
+) -> Vec<ChatReport> {
+    let mut reports = Vec::new();
+    for task in tasks {
+        reports.push(task.await.expect("chatter"));
+    }
+    for (pair, (a, b)) in names.iter().enumerate() {
+        let (a_report, b_report) = (&reports[2 * pair], &reports[2 * pair + 1]);
+        assert_pair_complete((a, a_report), (b, b_report), count);
+    }
+    reports
 }
 
 /// Checks a pair's reports: each side's messages all accepted once, with distinct seqs, and

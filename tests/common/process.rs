@@ -40,3 +40,9 @@ pub async fn spawn_confab(env: &[(&str, String)]) -> (Child, SocketAddr) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// SIGKILL, and reap the process.
+pub async fn kill_9(child: &mut Child) {
+    child.start_kill().expect("SIGKILL");
+    child.wait().await.expect("reaped");
+}

@@ -108,19 +108,11 @@ impl Bus {
         let mut backoff = Backoff::default();
         let mut batch: Vec<Vec<u8>> = Vec::with_capacity(PUBLISH_BATCH);
         loop {
-            let connected = tokio::select! {
-                _ = stop.cancelled() => return,
-                c = tokio::time::timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection()) => c,
-            };
-            let mut conn = match connected {
-                Ok(Ok(conn)) => conn,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "bus: cannot connect to publish");
-                    backoff.wait(&stop).await;
-                    continue;
-                }
-                Err(_) => {
-                    tracing::warn!("bus: connecting to publish timed out");
+            let attempt = client.get_multiplexed_async_connection();
+            let mut conn = match connect("publish", attempt, &stop).await {
+                Connect::Ready(conn) => conn,
+                Connect::Stopped => return,
+                Connect::Failed => {
                     backoff.wait(&stop).await;
                     continue;
                 }
@@ -194,30 +186,20 @@ impl Bus {
         let mut backoff = Backoff::default();
         let mut failed_before = false;
         loop {
-            let connected = tokio::select! {
-                _ = stop.cancelled() => return,
-                c = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub()) => c,
+            let attempt = async {
+                let mut pubsub = client.get_async_pubsub().await?;
+                pubsub.subscribe(&self.channel).await?;
+                Ok(pubsub)
             };
-            let mut pubsub = match connected {
-                Ok(Ok(p)) => p,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "bus: cannot connect to subscribe");
-                    failed_before = true;
-                    backoff.wait(&stop).await;
-                    continue;
-                }
-                Err(_) => {
+            let pubsub = match connect("subscribe", attempt, &stop).await {
+                Connect::Ready(pubsub) => pubsub,
+                Connect::Stopped => return,
+                Connect::Failed => {
                     failed_before = true;
                     backoff.wait(&stop).await;
                     continue;
                 }
             };
-            if let Err(e) = pubsub.subscribe(&self.channel).await {
-                tracing::warn!(error = %e, "bus: cannot subscribe");
-                failed_before = true;
-                backoff.wait(&stop).await;
-                continue;
-            }
             backoff.reset();
             self.subscriber_up.store(true, Ordering::Relaxed);
             tracing::info!(channel = %self.channel, "bus: subscribed");
@@ -255,6 +237,35 @@ impl Bus {
             failed_before = true;
             backoff.wait(&stop).await;
         }
+    }
+}
+
+enum Connect<T> {
+    Ready(T),
+    /// Logged; wait and try again.
+    Failed,
+    Stopped,
+}
+
+/// One connection attempt, bounded by [`CONNECT_TIMEOUT`] and by `stop`.
+async fn connect<T>(
+    what: &str,
+    attempt: impl std::future::Future<Output = redis::RedisResult<T>>,
+    stop: &CancellationToken,
+) -> Connect<T> {
+    tokio::select! {
+        _ = stop.cancelled() => Connect::Stopped,
+        result = tokio::time::timeout(CONNECT_TIMEOUT, attempt) => match result {
+            Ok(Ok(ready)) => Connect::Ready(ready),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "bus: cannot connect to {what}");
+                Connect::Failed
+            }
+            Err(_) => {
+                tracing::warn!("bus: connecting to {what} timed out");
+                Connect::Failed
+            }
+        },
     }
 }
 

@@ -62,6 +62,11 @@ impl RemotePresence {
         merged
     }
 
+    /// Whether any other node holds an online agent.
+    pub fn has_agents(&self) -> bool {
+        self.nodes().values().any(|n| !n.agents.is_empty())
+    }
+
     pub fn node_count(&self) -> usize {
         self.nodes().len()
     }

@@ -129,13 +129,7 @@ where
     let socket_id = registration.id;
     let is_user = matches!(who, Who::User(_));
     if registration.first {
-        if let Some(bus) = state.hub.bus() {
-            bus.publish(Event::Online { key: key.clone() });
-        }
-        // Online once: tabs on other nodes already made this user online.
-        if is_user && !state.hub.online_elsewhere(&key) {
-            Box::pin(greeting::announce_presence(&state, &key, true)).await;
-        }
+        Box::pin(here_changed(&state, &key, is_user, true)).await;
     }
     let mut conn = Connection {
         state: state.clone(),
@@ -160,14 +154,26 @@ where
     }
     let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
     if state.hub.unregister(&key, socket_id) {
-        if let Some(bus) = state.hub.bus() {
-            bus.publish(Event::Offline { key: key.clone() });
-        }
-        if is_user && !state.hub.online_elsewhere(&key) {
-            Box::pin(greeting::announce_presence(&state, &key, false)).await;
-        }
+        Box::pin(here_changed(&state, &key, is_user, false)).await;
     }
     tracing::debug!(who = %key, socket = socket_id, "socket closed");
+}
+
+/// `key` got its first socket on this node (`online`) or lost its last one: the other nodes
+/// hear of it, and this node's sockets too unless the user has tabs on another node (online
+/// once, offline once).
+async fn here_changed(state: &AppState, key: &str, is_user: bool, online: bool) {
+    if let Some(bus) = state.hub.bus() {
+        let key = key.to_owned();
+        bus.publish(if online {
+            Event::Online { key }
+        } else {
+            Event::Offline { key }
+        });
+    }
+    if is_user && !state.hub.online_elsewhere(key) {
+        greeting::announce_presence(state, key, online).await;
+    }
 }
 
 fn close_message(reason: &CloseReason) -> Message {
