@@ -214,3 +214,31 @@ async fn sync_resends_messages_after_the_given_seq_then_synced() {
         json!({"type": "synced", "peer": "dora", "last_seq": 0})
     );
 }
+
+#[tokio::test]
+async fn live_deliveries_are_recorded_so_a_new_socket_does_not_get_them_again() {
+    let app = spawn_app().await;
+    let (alice_cookie, mut alice) = app.user("alice").await;
+    let bob_cookie = app.register("bob").await;
+    let mut bob = app.connect(&bob_cookie).await;
+    for i in 1..=3 {
+        let accepted = alice
+            .dm("bob", &format!("live {i}"), &format!("v{i}"))
+            .await;
+        assert_eq!(accepted["delivered"], true, "{accepted}");
+    }
+    bob.expect_n("message", 3).await;
+    // The watermarks of live deliveries are committed shortly after, coalesced: the sender
+    // hears one receipt for the newest.
+    alice
+        .expect_where("delivered receipt", |f| {
+            f["type"] == "receipt" && f["kind"] == "delivered" && f["up_to_seq"] == 3
+        })
+        .await;
+    let mut bob2 = app.connect(&bob_cookie).await;
+    bob2.ping_pong().await;
+    assert!(!bob2.saw(|f| f["type"] == "message"), "{:?}", bob2.seen);
+    let alice2 = app.connect(&alice_cookie).await;
+    let conv = conversation(&alice2.hello, "bob").unwrap();
+    assert_eq!(conv["peer_delivered_seq"], 3, "{}", alice2.hello);
+}

@@ -108,6 +108,25 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             load(&m.connections.refused),
         ),
     ];
+    let writer = state.writer.counts();
+    samples.extend([
+        (
+            "confab_writer_batches_total",
+            "counter",
+            load(&writer.batches),
+        ),
+        ("confab_writer_ops_total", "counter", load(&writer.ops)),
+        (
+            "confab_writer_commit_microseconds_total",
+            "counter",
+            load(&writer.commit_micros),
+        ),
+        (
+            "confab_writer_fan_out_microseconds_total",
+            "counter",
+            load(&writer.fan_out_micros),
+        ),
+    ]);
     if let Some(bus) = state.hub.bus() {
         samples.extend([
             (

@@ -14,7 +14,9 @@ use crate::server::store::{
 };
 use crate::server::support::fanout;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -66,6 +68,24 @@ enum Job {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    counts: Arc<WriterCounts>,
+}
+
+/// What the writer has done, for `/metrics`: batch sizes and where its time goes.
+#[derive(Debug, Default)]
+pub struct WriterCounts {
+    pub batches: AtomicU64,
+    pub ops: AtomicU64,
+    /// Time in the store (statements and the commit's fsync).
+    pub commit_micros: AtomicU64,
+    /// Time handing committed writes to sockets and the bus.
+    pub fan_out_micros: AtomicU64,
+}
+
+impl WriterCounts {
+    fn add(counter: &AtomicU64, since: Instant) {
+        counter.fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
 }
 
 impl Writer {
@@ -77,14 +97,21 @@ impl Writer {
     ) -> (Self, JoinHandle<()>) {
         // Bounded: when the disk falls behind, submitters wait instead of memory growing.
         let (tx, rx) = mpsc::channel(max_batch.max(1) * 8);
+        let counts = Arc::new(WriterCounts::default());
         let task = WriterTask {
             store,
             hub,
             max_batch: max_batch.max(1),
             max_chats_per_agent,
             carry: Vec::new(),
+            marks: HashMap::new(),
+            counts: counts.clone(),
         };
-        (Self { tx }, tokio::spawn(task.run(rx)))
+        (Self { tx, counts }, tokio::spawn(task.run(rx)))
+    }
+
+    pub fn counts(&self) -> &WriterCounts {
+        &self.counts
     }
 
     /// Submits a write and waits until it is committed (and fanned out).
@@ -116,28 +143,55 @@ impl Writer {
 
 type Reply = Option<oneshot::Sender<Result<Written, WriteError>>>;
 
+/// How long the delivered watermarks of live deliveries wait, coalesced per conversation,
+/// before they are committed. The recipient already has the messages and the sender was told
+/// in `accepted`; committing a watermark per message doubled the writer's work. Lost in a
+/// crash, they only make the recipient's next connection hand over those messages again,
+/// which clients drop by seq.
+const MARKS_WAIT: Duration = Duration::from_millis(50);
+
 struct WriterTask {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
     max_batch: usize,
     max_chats_per_agent: usize,
-    /// Watermark writes produced by fan-out, committed with the next batch.
+    /// Writes that fan-out decided on (automatic assignment), committed with the next batch.
     carry: Vec<WriteOp>,
+    /// Delivered watermarks of live deliveries, (reader, peer) → seq, committed within
+    /// [`MARKS_WAIT`]; many deliveries in one conversation need only the highest.
+    marks: HashMap<(String, String), u64>,
+    counts: Arc<WriterCounts>,
 }
 
 impl WriterTask {
     async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         let mut stop: Option<oneshot::Sender<()>> = None;
+        let mut closed = false;
+        // When the deferred watermarks must be committed at the latest.
+        let mut marks_due: Option<Instant> = None;
         loop {
+            let stopping = stop.is_some() || closed;
             let mut batch: Vec<(WriteOp, Reply)> =
                 self.carry.drain(..).map(|op| (op, None)).collect();
-            if batch.is_empty() && stop.is_none() {
-                match rx.recv().await {
-                    Some(job) => Self::take(job, &mut batch, &mut stop),
-                    None => break,
+            if stopping || marks_due.is_some_and(|due| Instant::now() >= due) {
+                self.take_marks(&mut batch);
+                marks_due = None;
+            }
+            if batch.is_empty() && !stopping {
+                let due = marks_due.filter(|_| !self.marks.is_empty());
+                tokio::select! {
+                    job = rx.recv() => match job {
+                        Some(job) => Self::take(job, &mut batch, &mut stop),
+                        None => closed = true,
+                    },
+                    _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now).into()),
+                        if due.is_some() => {
+                        self.take_marks(&mut batch);
+                        marks_due = None;
+                    }
                 }
             }
-            while batch.len() < self.max_batch && stop.is_none() {
+            while batch.len() < self.max_batch && stop.is_none() && !closed {
                 match rx.try_recv() {
                     Ok(job) => Self::take(job, &mut batch, &mut stop),
                     Err(_) => break,
@@ -146,11 +200,16 @@ impl WriterTask {
             if !batch.is_empty() {
                 self.commit(batch).await;
             }
-            if self.carry.is_empty() {
+            if self.marks.is_empty() {
+                marks_due = None;
+            } else if marks_due.is_none() {
+                marks_due = Some(Instant::now() + MARKS_WAIT);
+            }
+            if (stop.is_some() || closed) && self.carry.is_empty() && self.marks.is_empty() {
                 if let Some(done) = stop.take() {
                     let _ = done.send(());
-                    break;
                 }
+                break;
             }
         }
         tracing::debug!("writer stopped");
@@ -165,14 +224,23 @@ impl WriterTask {
 
     async fn commit(&mut self, batch: Vec<(WriteOp, Reply)>) {
         let ops: Vec<WriteOp> = batch.iter().map(|(op, _)| op.clone()).collect();
-        match self.store.apply_batch(&ops).await {
+        let started = Instant::now();
+        let applied = self.store.apply_batch(&ops).await;
+        WriterCounts::add(&self.counts.commit_micros, started);
+        self.counts.batches.fetch_add(1, Ordering::Relaxed);
+        self.counts
+            .ops
+            .fetch_add(ops.len() as u64, Ordering::Relaxed);
+        match applied {
             Ok(outcomes) => {
+                let started = Instant::now();
                 for ((op, reply), outcome) in batch.into_iter().zip(outcomes) {
                     let written = self.after_commit(&op, outcome).await;
                     if let Some(reply) = reply {
                         let _ = reply.send(Ok(written));
                     }
                 }
+                WriterCounts::add(&self.counts.fan_out_micros, started);
             }
             Err(batch_error) if batch.len() > 1 => {
                 // One bad write must not sink the others: retry each alone.
@@ -203,7 +271,6 @@ impl WriterTask {
                 }
             }
         }
-        self.coalesce_carry();
     }
 
     /// Pushes the committed write's frames to the hub; returns what the submitter learns.
@@ -235,11 +302,9 @@ impl WriterTask {
             WriteOutcome::Appended { message, .. } => {
                 let delivered = self.fan_out_message(&message);
                 if delivered {
-                    self.carry.push(WriteOp::MarkDelivered {
-                        reader: message.recipient.clone(),
-                        peer: message.sender.clone(),
-                        up_to_seq: message.seq,
-                    });
+                    let key = (message.recipient.clone(), message.sender.clone());
+                    let seq = self.marks.entry(key).or_default();
+                    *seq = (*seq).max(message.seq);
                 }
                 Written::Message {
                     delivered: delivered || self.delivered_elsewhere(&message),
@@ -298,35 +363,18 @@ impl WriterTask {
         self.hub.reachable_elsewhere(&message.recipient)
     }
 
-    /// Many live deliveries in one conversation need only the highest watermark.
-    fn coalesce_carry(&mut self) {
-        if self.carry.len() < 2 {
-            return;
-        }
-        let mut highest: HashMap<(String, String), u64> = HashMap::new();
-        let mut others = Vec::new();
-        for op in self.carry.drain(..) {
-            match op {
+    /// Commits the deferred watermarks with this batch.
+    fn take_marks(&mut self, batch: &mut Vec<(WriteOp, Reply)>) {
+        batch.extend(self.marks.drain().map(|((reader, peer), up_to_seq)| {
+            (
                 WriteOp::MarkDelivered {
                     reader,
                     peer,
                     up_to_seq,
-                } => {
-                    let seq = highest.entry((reader, peer)).or_default();
-                    *seq = (*seq).max(up_to_seq);
-                }
-                other => others.push(other),
-            }
-        }
-        self.carry = others;
-        self.carry
-            .extend(highest.into_iter().map(|((reader, peer), up_to_seq)| {
-                WriteOp::MarkDelivered {
-                    reader,
-                    peer,
-                    up_to_seq,
-                }
-            }));
+                },
+                None,
+            )
+        }));
     }
 }
 

@@ -14,6 +14,8 @@ mod rows;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_support;
+mod sqlite_support_writes;
+mod sqlite_writes;
 pub mod support;
 
 pub use postgres::PgStore;
@@ -32,6 +34,8 @@ pub enum StoreError {
     Conflict,
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]

@@ -6,7 +6,7 @@
 use super::postgres::PgStore;
 use super::rows::{self, CONVERSATION_SELECT, SUPPORT_MESSAGE_SELECT};
 use super::support::{
-    role_str, SupportChange, SupportConversation, SupportMessage, SupportStatus, SupportStore,
+    after_append, role_str, SupportChange, SupportConversation, SupportMessage, SupportStore,
 };
 use super::{now_rfc3339, page_from_newest_first, seq_param, StoreResult, WriteOp, WriteOutcome};
 use crate::protocol::FromRole;
@@ -72,44 +72,18 @@ pub(super) async fn apply(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<
                     status_changed: false,
                 });
             }
-            if *from_role == FromRole::Agent && !take_over {
-                if let (SupportStatus::Assigned, Some(holder)) = (before.status, &before.assignee) {
-                    if holder != author {
-                        return Ok(WriteOutcome::SupportRefused {
-                            assignee: holder.clone(),
-                        });
-                    }
-                }
-            }
-            // Customer messages reopen a resolved conversation (back in the queue); agent
-            // messages claim one nobody has.
-            let (status, assignee, waiting_since) = match (from_role, before.status) {
-                (FromRole::Customer, SupportStatus::Resolved) => {
-                    (SupportStatus::Open, None, Some(sent_at.clone()))
-                }
-                (FromRole::Customer, SupportStatus::Open) => (
-                    SupportStatus::Open,
-                    before.assignee.clone(),
-                    before.waiting_since.clone().or(Some(sent_at.clone())),
-                ),
-                (FromRole::Agent, SupportStatus::Open) if before.assignee.is_none() => {
-                    (SupportStatus::Assigned, Some(author.clone()), None)
-                }
-                _ => (
-                    before.status,
-                    before.assignee.clone(),
-                    before.waiting_since.clone(),
-                ),
+            let next = match after_append(&before, *from_role, author, *take_over, sent_at) {
+                Ok(next) => next,
+                Err(assignee) => return Ok(WriteOutcome::SupportRefused { assignee }),
             };
-            let status_changed = status != before.status || assignee != before.assignee;
             let seq: i64 = sqlx::query_scalar(
                 "UPDATE support_conversations SET last_seq = last_seq + 1, status = $1, \
                  assignee = $2, waiting_since = $3, updated_at = $4 WHERE id = $5 \
                  RETURNING last_seq",
             )
-            .bind(status.as_str())
-            .bind(&assignee)
-            .bind(&waiting_since)
+            .bind(next.status.as_str())
+            .bind(&next.assignee)
+            .bind(&next.waiting_since)
             .bind(sent_at)
             .bind(conversation_id)
             .fetch_one(&mut *conn)
@@ -142,7 +116,7 @@ pub(super) async fn apply(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<
                 },
                 duplicate: false,
                 conversation,
-                status_changed,
+                status_changed: next.changed,
             })
         }
         WriteOp::SupportChange {

@@ -119,6 +119,61 @@ impl SupportConversation {
     }
 }
 
+/// A conversation's status, assignee and waiting time after a new message.
+pub(super) struct AfterAppend {
+    pub status: SupportStatus,
+    pub assignee: Option<String>,
+    pub waiting_since: Option<String>,
+    /// Status or assignee differ from before.
+    pub changed: bool,
+}
+
+/// What a new message does to its conversation, the same for every store: customer messages
+/// reopen a resolved conversation (back in the queue); agent messages claim one nobody has and
+/// are refused (`Err(holder)`) in one another agent holds, unless `take_over`.
+pub(super) fn after_append(
+    before: &SupportConversation,
+    from_role: FromRole,
+    author: &str,
+    take_over: bool,
+    sent_at: &str,
+) -> Result<AfterAppend, String> {
+    if from_role == FromRole::Agent && !take_over {
+        if let (SupportStatus::Assigned, Some(holder)) = (before.status, &before.assignee) {
+            if holder != author {
+                return Err(holder.clone());
+            }
+        }
+    }
+    let (status, assignee, waiting_since) = match (from_role, before.status) {
+        (FromRole::Customer, SupportStatus::Resolved) => {
+            (SupportStatus::Open, None, Some(sent_at.to_owned()))
+        }
+        (FromRole::Customer, SupportStatus::Open) => (
+            SupportStatus::Open,
+            before.assignee.clone(),
+            before
+                .waiting_since
+                .clone()
+                .or_else(|| Some(sent_at.to_owned())),
+        ),
+        (FromRole::Agent, SupportStatus::Open) if before.assignee.is_none() => {
+            (SupportStatus::Assigned, Some(author.to_owned()), None)
+        }
+        _ => (
+            before.status,
+            before.assignee.clone(),
+            before.waiting_since.clone(),
+        ),
+    };
+    Ok(AfterAppend {
+        changed: status != before.status || assignee != before.assignee,
+        status,
+        assignee,
+        waiting_since,
+    })
+}
+
 /// A change of a support conversation's status or assignee.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SupportChange {
