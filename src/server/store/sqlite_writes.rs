@@ -8,13 +8,13 @@
 //! and statements are prepared once (rusqlite's statement cache). Reads stay on the sqlx pool:
 //! WAL lets them run beside the writer, and they see a batch as soon as it is committed.
 //!
-//! Support writes live next door ([`super::sqlite_support_writes`]).
+//! The writes themselves live next door: direct messages in [`super::sqlite_dm_writes`]
+//! (which assigns seqs from memory), support in [`super::sqlite_support_writes`].
 
-use super::rows::{self, Columns, MESSAGE_COLUMNS};
-use super::{
-    ordered_pair, seq_param, StoreError, StoreResult, StoredMessage, WriteOp, WriteOutcome,
-};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use super::rows::Columns;
+use super::sqlite_dm_writes::{BatchTails, Tails};
+use super::{StoreError, StoreResult, WriteOp, WriteOutcome};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,7 +36,7 @@ pub(super) struct SqliteWriter {
 }
 
 struct Inner {
-    conn: Mutex<Connection>,
+    writing: Mutex<Writing>,
     /// Dropped with the last handle, which ends the checkpointer thread.
     _stop_checkpoints: mpsc::Sender<()>,
 }
@@ -56,7 +56,8 @@ impl SqliteWriter {
         // Appends touch index pages all over a large store (the (sender, client_msg_id) key
         // is random); SQLite's default 2 MB page cache made most of them a read from the OS.
         conn.pragma_update(None, "cache_size", -WRITE_CACHE_KIB)?;
-        // Statement journals (an INSERT with a trigger keeps one) in memory, not a temp file.
+        // Statement journals (a statement that may fail halfway keeps one) in memory, not in a
+        // temporary file.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // The checkpointer thread copies the WAL into the database beside the writer; the
         // writer checkpoints only what is left once the WAL is large, so that the WAL is
@@ -67,7 +68,10 @@ impl SqliteWriter {
         spawn_checkpointer(path, stopped)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                conn: Mutex::new(conn),
+                writing: Mutex::new(Writing {
+                    conn,
+                    tails: Tails::default(),
+                }),
                 _stop_checkpoints: stop_checkpoints,
             }),
         })
@@ -80,12 +84,18 @@ impl SqliteWriter {
         tokio::task::spawn_blocking(move || {
             // A panic inside a transaction rolled it back while unwinding, so the connection
             // is still usable.
-            let mut conn = inner.conn.lock().unwrap_or_else(PoisonError::into_inner);
-            apply_all(&mut conn, &ops)
+            let mut writing = inner.writing.lock().unwrap_or_else(PoisonError::into_inner);
+            apply_all(&mut writing, &ops)
         })
         .await
         .map_err(|e| StoreError::Other(format!("the SQLite writer failed: {e}")))?
     }
+}
+
+/// The write connection and what it knows of conversations.
+struct Writing {
+    conn: Connection,
+    tails: Tails,
 }
 
 /// Checkpoints on a connection of its own, off the writer's path: a checkpoint writes pages
@@ -109,31 +119,28 @@ fn spawn_checkpointer(path: &Path, stop: mpsc::Receiver<()>) -> StoreResult<()> 
     Ok(())
 }
 
-fn apply_all(conn: &mut Connection, ops: &[WriteOp]) -> StoreResult<Vec<WriteOutcome>> {
+fn apply_all(writing: &mut Writing, ops: &[WriteOp]) -> StoreResult<Vec<WriteOutcome>> {
     // IMMEDIATE takes the write lock up front, so a read-then-write inside cannot fail with a
     // stale snapshot when an account write (on the sqlx pool) commits in between.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = writing
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut tails = writing.tails.batch();
     let outcomes = ops
         .iter()
-        .map(|op| apply_one(&tx, op))
+        .map(|op| apply_one(&tx, &mut tails, op))
         .collect::<StoreResult<Vec<_>>>()?;
+    let moved = tails.finish(&tx)?;
     tx.commit()?;
+    writing.tails.remember(moved);
     Ok(outcomes)
 }
 
-fn apply_one(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
+fn apply_one(conn: &Connection, tails: &mut BatchTails, op: &WriteOp) -> StoreResult<WriteOutcome> {
     match op {
-        WriteOp::Append { .. } => append(conn, op),
-        WriteOp::MarkDelivered {
-            reader,
-            peer,
-            up_to_seq,
-        } => mark(conn, reader, peer, *up_to_seq, false),
-        WriteOp::MarkRead {
-            reader,
-            peer,
-            up_to_seq,
-        } => mark(conn, reader, peer, *up_to_seq, true),
+        WriteOp::Append { .. } | WriteOp::MarkDelivered { .. } | WriteOp::MarkRead { .. } => {
+            super::sqlite_dm_writes::apply(conn, tails, op)
+        }
         WriteOp::SupportAppend { .. }
         | WriteOp::SupportChange { .. }
         | WriteOp::SupportRead { .. } => super::sqlite_support_writes::apply(conn, op),
@@ -168,139 +175,4 @@ impl Columns for LiteRow<'_> {
     fn maybe_int(&self, column: &str) -> Option<i64> {
         self.get(column)
     }
-}
-
-fn append(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
-    let WriteOp::Append {
-        sender,
-        recipient,
-        body,
-        client_msg_id,
-        sent_at,
-        id,
-    } = op
-    else {
-        unreachable!("append is only called with an Append");
-    };
-    let (lo, hi) = ordered_pair(sender, recipient);
-    let stored = |seq: i64| WriteOutcome::Appended {
-        message: StoredMessage {
-            id: id.clone(),
-            seq: seq as u64,
-            sender: sender.clone(),
-            recipient: recipient.clone(),
-            body: body.clone(),
-            client_msg_id: client_msg_id.clone(),
-            sent_at: sent_at.clone(),
-        },
-        duplicate: false,
-        recipient_delivered_seq: 0,
-    };
-    // Fast path: the conversation exists and this is no resend. One statement takes the next
-    // seq and stores the message (a trigger advances the conversation); a resend (unique
-    // sender + client_msg_id) or a first message inserts nothing and falls through.
-    let fast: Option<i64> = conn
-        .prepare_cached(
-            "INSERT INTO messages \
-             (conversation_id, seq, id, sender, recipient, body, client_msg_id, sent_at) \
-             SELECT c.id, c.last_seq + 1, ?3, ?4, ?5, ?6, ?7, ?8 FROM conversations c \
-             WHERE c.user_lo = ?1 AND c.user_hi = ?2 \
-             ON CONFLICT DO NOTHING RETURNING seq",
-        )?
-        .query_row(
-            params![lo, hi, id, sender, recipient, body, client_msg_id, sent_at],
-            |row| row.get(0),
-        )
-        .optional()?;
-    if let Some(seq) = fast {
-        return Ok(stored(seq));
-    }
-    let existing = conn
-        .prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS}, mem.delivered_seq FROM messages m \
-             JOIN members mem ON mem.conversation_id = m.conversation_id \
-             AND mem.username = m.recipient \
-             WHERE m.sender = ? AND m.client_msg_id = ?"
-        ))?
-        .query_row(params![sender, client_msg_id], |row| {
-            let row = LiteRow(row);
-            Ok((rows::stored_message(&row), row.int("delivered_seq")))
-        })
-        .optional()?;
-    if let Some((message, delivered_seq)) = existing {
-        return Ok(WriteOutcome::Appended {
-            message,
-            duplicate: true,
-            recipient_delivered_seq: delivered_seq as u64,
-        });
-    }
-    // One statement creates the conversation or takes its next seq.
-    let (conversation_id, seq): (i64, i64) = conn
-        .prepare_cached(
-            "INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at) \
-             VALUES (?, ?, 1, ?) \
-             ON CONFLICT (user_lo, user_hi) DO UPDATE \
-             SET last_seq = last_seq + 1, updated_at = excluded.updated_at \
-             RETURNING id, last_seq",
-        )?
-        .query_row(params![lo, hi, sent_at], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })?;
-    if seq == 1 {
-        conn.prepare_cached(
-            "INSERT OR IGNORE INTO members (conversation_id, username) VALUES (?, ?), (?, ?)",
-        )?
-        .execute(params![conversation_id, lo, conversation_id, hi])?;
-    }
-    conn.prepare_cached(
-        "INSERT INTO messages \
-         (conversation_id, seq, id, sender, recipient, body, client_msg_id, sent_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
-        conversation_id,
-        seq,
-        id,
-        sender,
-        recipient,
-        body,
-        client_msg_id,
-        sent_at
-    ])?;
-    Ok(stored(seq))
-}
-
-/// Moves `reader`'s delivered (and, for reads, read) watermark forward, never backward and
-/// never past the conversation's last seq.
-fn mark(
-    conn: &Connection,
-    reader: &str,
-    peer: &str,
-    up_to_seq: u64,
-    read: bool,
-) -> StoreResult<WriteOutcome> {
-    let (lo, hi) = ordered_pair(reader, peer);
-    let Some((conversation_id, last_seq)) = conn
-        .prepare_cached("SELECT id, last_seq FROM conversations WHERE user_lo = ? AND user_hi = ?")?
-        .query_row(params![lo, hi], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
-        })
-        .optional()?
-    else {
-        return Ok(WriteOutcome::Marked { advanced_to: None });
-    };
-    let target = seq_param(up_to_seq).min(last_seq);
-    let sql = if read {
-        "UPDATE members SET read_seq = ?1, delivered_seq = MAX(delivered_seq, ?1) \
-         WHERE conversation_id = ?2 AND username = ?3 AND read_seq < ?1"
-    } else {
-        "UPDATE members SET delivered_seq = ?1 \
-         WHERE conversation_id = ?2 AND username = ?3 AND delivered_seq < ?1"
-    };
-    let changed = conn
-        .prepare_cached(sql)?
-        .execute(params![target, conversation_id, reader])?;
-    Ok(WriteOutcome::Marked {
-        advanced_to: (changed > 0).then_some(target as u64),
-    })
 }

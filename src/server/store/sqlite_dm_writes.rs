@@ -1,0 +1,288 @@
+//! The direct-message writes of a SQLite batch: appends and watermarks.
+//!
+//! Seqs come from memory. On SQLite one connection, the writer's, appends messages, so what it
+//! remembers of a conversation (its row id and newest seq, its [`Tail`]) stays true: an append
+//! to a known conversation is one plain `INSERT`, and each conversation's `last_seq` is written
+//! once per batch rather than once per message. A batch's moves are kept apart and remembered
+//! only when it commits, so a rolled-back batch leaves nothing behind.
+
+use super::rows::{self, Columns, MESSAGE_COLUMNS};
+use super::sqlite_writes::LiteRow;
+use super::{
+    ordered_pair, seq_param, StoreError, StoreResult, StoredMessage, WriteOp, WriteOutcome,
+};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
+
+/// Conversations remembered at most; past that the memory starts again (a miss is one lookup).
+const MAX_REMEMBERED: usize = 100_000;
+
+/// A conversation's row id and newest seq.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Tail {
+    id: i64,
+    last_seq: i64,
+}
+
+type Pair = (String, String);
+
+/// What the writer knows of conversations, by (user_lo, user_hi).
+#[derive(Default)]
+pub(super) struct Tails {
+    known: HashMap<Pair, Tail>,
+}
+
+impl Tails {
+    /// Starts a batch on top of what is known.
+    pub(super) fn batch(&self) -> BatchTails<'_> {
+        BatchTails {
+            known: self,
+            moved: HashMap::new(),
+        }
+    }
+
+    /// Takes in a committed batch's moves.
+    pub(super) fn remember(&mut self, moved: Moved) {
+        if self.known.len() + moved.0.len() > MAX_REMEMBERED {
+            self.known.clear();
+        }
+        self.known
+            .extend(moved.0.into_iter().map(|(pair, (tail, _))| (pair, tail)));
+    }
+}
+
+/// Tails a batch moved, with the newest message's time; see [`BatchTails::finish`].
+pub(super) struct Moved(HashMap<Pair, (Tail, String)>);
+
+/// The tails as one batch sees them.
+pub(super) struct BatchTails<'a> {
+    known: &'a Tails,
+    moved: HashMap<Pair, (Tail, String)>,
+}
+
+impl BatchTails<'_> {
+    fn get(&self, conn: &Connection, lo: &str, hi: &str) -> StoreResult<Option<Tail>> {
+        let pair = (lo.to_owned(), hi.to_owned());
+        if let Some((tail, _)) = self.moved.get(&pair) {
+            return Ok(Some(*tail));
+        }
+        if let Some(tail) = self.known.known.get(&pair) {
+            return Ok(Some(*tail));
+        }
+        Ok(conn
+            .prepare_cached(
+                "SELECT id, last_seq FROM conversations WHERE user_lo = ? AND user_hi = ?",
+            )?
+            .query_row(params![lo, hi], |row| {
+                Ok(Tail {
+                    id: row.get(0)?,
+                    last_seq: row.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn advance(&mut self, lo: &str, hi: &str, tail: Tail, at: &str) {
+        self.moved
+            .insert((lo.to_owned(), hi.to_owned()), (tail, at.to_owned()));
+    }
+
+    /// Writes each moved conversation's newest seq and time, inside the batch's transaction.
+    pub(super) fn finish(self, conn: &Connection) -> StoreResult<Moved> {
+        let mut update = conn
+            .prepare_cached("UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ?")?;
+        for (tail, at) in self.moved.values() {
+            update.execute(params![tail.last_seq, at, tail.id])?;
+        }
+        Ok(Moved(self.moved))
+    }
+}
+
+/// Applies one direct-message write inside the batch transaction.
+pub(super) fn apply(
+    conn: &Connection,
+    tails: &mut BatchTails,
+    op: &WriteOp,
+) -> StoreResult<WriteOutcome> {
+    match op {
+        WriteOp::Append { .. } => append(conn, tails, op),
+        WriteOp::MarkDelivered {
+            reader,
+            peer,
+            up_to_seq,
+        } => mark(conn, tails, reader, peer, *up_to_seq, false),
+        WriteOp::MarkRead {
+            reader,
+            peer,
+            up_to_seq,
+        } => mark(conn, tails, reader, peer, *up_to_seq, true),
+        WriteOp::SupportAppend { .. }
+        | WriteOp::SupportChange { .. }
+        | WriteOp::SupportRead { .. } => {
+            unreachable!("support writes are applied by sqlite_support_writes")
+        }
+    }
+}
+
+fn append(conn: &Connection, tails: &mut BatchTails, op: &WriteOp) -> StoreResult<WriteOutcome> {
+    let WriteOp::Append {
+        sender,
+        recipient,
+        body,
+        client_msg_id,
+        sent_at,
+        id,
+    } = op
+    else {
+        unreachable!("append is only called with an Append");
+    };
+    let (lo, hi) = ordered_pair(sender, recipient);
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO messages \
+         (conversation_id, seq, id, sender, recipient, body, client_msg_id, sent_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )?;
+    let known = tails.get(conn, lo, hi)?;
+    if let Some(tail) = known {
+        let seq = tail.last_seq + 1;
+        let params = params![
+            tail.id,
+            seq,
+            id,
+            sender,
+            recipient,
+            body,
+            client_msg_id,
+            sent_at
+        ];
+        if insert.execute(params)? == 1 {
+            tails.advance(lo, hi, tail.at(seq), sent_at);
+            return Ok(appended(op, seq));
+        }
+    }
+    // Nothing inserted, or no conversation yet: a resend (unique sender + client_msg_id,
+    // whatever the peer) answers with the original.
+    if let Some(original) = original_of(conn, sender, client_msg_id)? {
+        return Ok(original);
+    }
+    if known.is_some() {
+        // Only a clash of the server-made message id gets here.
+        return Err(StoreError::Other(format!("message id {id} is taken")));
+    }
+    let conversation_id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at) \
+             VALUES (?, ?, 0, ?) RETURNING id",
+        )?
+        .query_row(params![lo, hi, sent_at], |row| row.get(0))?;
+    conn.prepare_cached("INSERT INTO members (conversation_id, username) VALUES (?, ?), (?, ?)")?
+        .execute(params![conversation_id, lo, conversation_id, hi])?;
+    insert.execute(params![
+        conversation_id,
+        1,
+        id,
+        sender,
+        recipient,
+        body,
+        client_msg_id,
+        sent_at
+    ])?;
+    tails.advance(
+        lo,
+        hi,
+        Tail {
+            id: conversation_id,
+            last_seq: 1,
+        },
+        sent_at,
+    );
+    Ok(appended(op, 1))
+}
+
+impl Tail {
+    fn at(self, last_seq: i64) -> Self {
+        Self { last_seq, ..self }
+    }
+}
+
+/// The outcome of a new message.
+fn appended(op: &WriteOp, seq: i64) -> WriteOutcome {
+    let WriteOp::Append {
+        sender,
+        recipient,
+        body,
+        client_msg_id,
+        sent_at,
+        id,
+    } = op
+    else {
+        unreachable!("appended is only called with an Append");
+    };
+    WriteOutcome::Appended {
+        message: StoredMessage {
+            id: id.clone(),
+            seq: seq as u64,
+            sender: sender.clone(),
+            recipient: recipient.clone(),
+            body: body.clone(),
+            client_msg_id: client_msg_id.clone(),
+            sent_at: sent_at.clone(),
+        },
+        duplicate: false,
+        recipient_delivered_seq: 0,
+    }
+}
+
+/// The message `sender` already sent with this `client_msg_id`, as a duplicate outcome.
+fn original_of(
+    conn: &Connection,
+    sender: &str,
+    client_msg_id: &str,
+) -> StoreResult<Option<WriteOutcome>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS}, mem.delivered_seq FROM messages m \
+             JOIN members mem ON mem.conversation_id = m.conversation_id \
+             AND mem.username = m.recipient \
+             WHERE m.sender = ? AND m.client_msg_id = ?"
+        ))?
+        .query_row(params![sender, client_msg_id], |row| {
+            let row = LiteRow(row);
+            Ok(WriteOutcome::Appended {
+                message: rows::stored_message(&row),
+                duplicate: true,
+                recipient_delivered_seq: row.int("delivered_seq") as u64,
+            })
+        })
+        .optional()?)
+}
+
+/// Moves `reader`'s delivered (and, for reads, read) watermark forward, never backward and
+/// never past the conversation's last seq.
+fn mark(
+    conn: &Connection,
+    tails: &BatchTails,
+    reader: &str,
+    peer: &str,
+    up_to_seq: u64,
+    read: bool,
+) -> StoreResult<WriteOutcome> {
+    let (lo, hi) = ordered_pair(reader, peer);
+    let Some(tail) = tails.get(conn, lo, hi)? else {
+        return Ok(WriteOutcome::Marked { advanced_to: None });
+    };
+    let target = seq_param(up_to_seq).min(tail.last_seq);
+    let sql = if read {
+        "UPDATE members SET read_seq = ?1, delivered_seq = MAX(delivered_seq, ?1) \
+         WHERE conversation_id = ?2 AND username = ?3 AND read_seq < ?1"
+    } else {
+        "UPDATE members SET delivered_seq = ?1 \
+         WHERE conversation_id = ?2 AND username = ?3 AND delivered_seq < ?1"
+    };
+    let changed = conn
+        .prepare_cached(sql)?
+        .execute(params![target, tail.id, reader])?;
+    Ok(WriteOutcome::Marked {
+        advanced_to: (changed > 0).then_some(target as u64),
+    })
+}
