@@ -38,15 +38,21 @@ pub mod socket;
 pub mod support_chat;
 pub mod support_page;
 pub mod support_thread;
+pub mod sync_hydrate;
 pub mod thread;
 pub mod util;
 
+use agent_page::AgentPage;
+use chat_page::ChatPage;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     StaticSegment,
 };
+use login::LoginPage;
+use support_page::SupportPage;
+use sync_hydrate::SyncHydrate;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -78,10 +84,14 @@ pub fn App() -> impl IntoView {
         <Router>
             <main class="root">
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=chat_page::ChatPage/>
-                    <Route path=StaticSegment("login") view=login::LoginPage/>
-                    <Route path=StaticSegment("support") view=support_page::SupportPage/>
-                    <Route path=StaticSegment("agent") view=agent_page::AgentPage/>
+                    // Each page in `SyncHydrate`: see sync_hydrate.rs (bundle size).
+                    <Route path=StaticSegment("") view=|| SyncHydrate(view! { <ChatPage/> })/>
+                    <Route path=StaticSegment("login") view=|| SyncHydrate(view! { <LoginPage/> })/>
+                    <Route
+                        path=StaticSegment("support")
+                        view=|| SyncHydrate(view! { <SupportPage/> })
+                    />
+                    <Route path=StaticSegment("agent") view=|| SyncHydrate(view! { <AgentPage/> })/>
                 </Routes>
             </main>
         </Router>
