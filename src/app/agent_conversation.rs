@@ -16,6 +16,7 @@ use super::sidebar::Avatar;
 use super::support_thread::SupportStatus;
 use super::thread::HistoryState;
 use super::util::{format_wait, parse_time_ms};
+use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 
@@ -162,17 +163,16 @@ pub fn SupportPane(id: String) -> impl IntoView {
             {move || {
                 if held_by_other() && !console.is_admin() {
                     let holder = state.get().1.unwrap_or_default();
-                    view! {
+                    Either::Left(view! {
                         <div class="claim-bar" data-testid="claim-bar">
                             <span>{holder} " is handling this conversation."</span>
                             <button class="primary small" on:click=move |_| id.with_value(|i| console.claim(i))>
                                 "Claim to reply"
                             </button>
                         </div>
-                    }
-                        .into_any()
+                    })
                 } else {
-                    view! { <Reply id=id.get_value()/> }.into_any()
+                    Either::Right(view! { <Reply id=id.get_value()/> })
                 }
             }}
         </div>

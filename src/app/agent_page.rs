@@ -16,6 +16,7 @@ use super::chat_page::{gloo_sleep, Splash};
 use super::sidebar::{CurrentUser, SignOutButton};
 use super::{api, socket};
 use crate::protocol::Me;
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -133,11 +134,9 @@ pub fn AgentPage() -> impl IntoView {
     view! {
         <Title text=title/>
         {move || match gate.get() {
-            Gate::Checking(error) => {
-                view! { <Splash error=Signal::stored(error)/> }.into_any()
-            }
-            Gate::NotAgent(me) => view! { <NotAnAgent me/> }.into_any(),
-            Gate::Agent => view! { <ConsoleLayout on_sign_out=sign_out/> }.into_any(),
+            Gate::Checking(error) => EitherOf3::A(view! { <Splash error=Signal::stored(error)/> }),
+            Gate::NotAgent(me) => EitherOf3::B(view! { <NotAnAgent me/> }),
+            Gate::Agent => EitherOf3::C(view! { <ConsoleLayout on_sign_out=sign_out/> }),
         }}
     }
 }
@@ -181,17 +180,14 @@ fn ConsoleLayout(on_sign_out: Callback<()>) -> impl IntoView {
             <section class="pane console-pane">
                 <TabStrip/>
                 {move || match active.get() {
-                    Some(id) => view! { <SupportPane id/> }.into_any(),
-                    None => {
-                        view! {
-                            <div class="empty-pane" data-testid="empty-pane">
-                                <div class="empty-illustration" aria-hidden="true">"🎧"</div>
-                                <h2>"Support console"</h2>
-                                <p>"Pick a conversation from the queue. Several can be open at once."</p>
-                            </div>
-                        }
-                            .into_any()
-                    }
+                    Some(id) => Either::Left(view! { <SupportPane id/> }),
+                    None => Either::Right(view! {
+                        <div class="empty-pane" data-testid="empty-pane">
+                            <div class="empty-illustration" aria-hidden="true">"🎧"</div>
+                            <h2>"Support console"</h2>
+                            <p>"Pick a conversation from the queue. Several can be open at once."</p>
+                        </div>
+                    }),
                 }}
             </section>
         </div>

@@ -11,6 +11,7 @@ use super::notice::NoticeKind;
 use super::sidebar::Sidebar;
 use super::{api, socket};
 use crate::protocol::Username;
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -103,28 +104,30 @@ pub fn ChatPage() -> impl IntoView {
         }
     };
 
+    // What `<Show fallback=…>` does, without its type-erased fallback (an `AnyView`, which
+    // would bring the async hydration code of the splash into the bundle; see sync_hydrate.rs).
+    let signed_in = Memo::new(move |_| chat.me.with(Option::is_some));
     view! {
         <Title text=title/>
-        <Show
-            when=move || chat.me.with(Option::is_some)
-            fallback=move || {
-                view! { <Splash error=boot_error/> }
-            }
-        >
-            <div
-                class="app"
-                class:show-chat=move || active.with(Option::is_some)
-                data-testid="chat-app"
-            >
-                <Sidebar on_sign_out=sign_out/>
-                <section class="pane">
-                    {move || match active.get() {
-                        Some(peer) => view! { <ConversationView peer/> }.into_any(),
-                        None => view! { <EmptyPane/> }.into_any(),
-                    }}
-                </section>
-            </div>
-        </Show>
+        {move || if signed_in.get() {
+            Either::Left(view! {
+                <div
+                    class="app"
+                    class:show-chat=move || active.with(Option::is_some)
+                    data-testid="chat-app"
+                >
+                    <Sidebar on_sign_out=sign_out/>
+                    <section class="pane">
+                        {move || match active.get() {
+                            Some(peer) => Either::Left(view! { <ConversationView peer/> }),
+                            None => Either::Right(view! { <EmptyPane/> }),
+                        }}
+                    </section>
+                </div>
+            })
+        } else {
+            Either::Right(view! { <Splash error=boot_error/> })
+        }}
     }
 }
 

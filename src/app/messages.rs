@@ -11,6 +11,7 @@
 use super::chat::Chat;
 use super::thread::{HistoryState, Row};
 use super::util::time_labels;
+use leptos::either::EitherOf4;
 use leptos::html;
 use leptos::prelude::*;
 
@@ -148,29 +149,21 @@ pub fn MessageView(
     let top_line = move || {
         let (history, has_more, loading) = state.get();
         match history {
-            HistoryState::Loaded if loading => Some(
-                view! { <p class="list-hint" data-testid="older-loading">"Loading older messages…"</p> }
-                    .into_any(),
-            ),
-            HistoryState::Loaded if has_more => Some(
-                view! {
-                    <button class="link list-hint" data-testid="load-older" on:click=move |_| load_older()>
-                        "Load older messages"
-                    </button>
-                }
-                .into_any(),
-            ),
-            HistoryState::Loaded if rows.with(|r| !r.is_empty()) => Some(
-                view! {
-                    <p class="list-hint" data-testid="history-start">{beginning.get_value()}</p>
-                }
-                .into_any(),
-            ),
+            HistoryState::Loaded if loading => Some(EitherOf4::A(
+                view! { <p class="list-hint" data-testid="older-loading">"Loading older messages…"</p> },
+            )),
+            HistoryState::Loaded if has_more => Some(EitherOf4::B(view! {
+                <button class="link list-hint" data-testid="load-older" on:click=move |_| load_older()>
+                    "Load older messages"
+                </button>
+            })),
+            HistoryState::Loaded if rows.with(|r| !r.is_empty()) => Some(EitherOf4::C(view! {
+                <p class="list-hint" data-testid="history-start">{beginning.get_value()}</p>
+            })),
             HistoryState::Loaded => None,
-            _ => Some(
-                view! { <p class="list-hint" data-testid="history-loading">"Loading messages…"</p> }
-                    .into_any(),
-            ),
+            _ => Some(EitherOf4::D(
+                view! { <p class="list-hint" data-testid="history-loading">"Loading messages…"</p> },
+            )),
         }
     };
     let empty = move || state.with(|s| s.0 == HistoryState::Loaded) && rows.with(Vec::is_empty);

@@ -18,6 +18,7 @@ use super::socket;
 use super::support_chat::{Phase, SupportChat};
 use super::support_thread::SupportStatus;
 use crate::protocol::limits::CUSTOMER_NAME_MAX;
+use leptos::either::EitherOf3;
 use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -61,11 +62,9 @@ pub fn SupportPage() -> impl IntoView {
     view! {
         <Title text="Support · Confab"/>
         {move || match screen.get() {
-            Screen::Loading => {
-                view! { <Splash error=chat.start_error/> }.into_any()
-            }
-            Screen::Form => view! { <Welcome/> }.into_any(),
-            Screen::Chat => view! { <CustomerChat/> }.into_any(),
+            Screen::Loading => EitherOf3::A(view! { <Splash error=chat.start_error/> }),
+            Screen::Form => EitherOf3::B(view! { <Welcome/> }),
+            Screen::Chat => EitherOf3::C(view! { <CustomerChat/> }),
         }}
     }
 }
