@@ -47,7 +47,7 @@ use chat_page::ChatPage;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
+    components::{FlatRoutes, Route, Router},
     StaticSegment,
 };
 use login::LoginPage;
@@ -83,7 +83,9 @@ pub fn App() -> impl IntoView {
         <Title text="Confab"/>
         <Router>
             <main class="root">
-                <Routes fallback=NotFound>
+                // The routes are flat (no nesting, no outlets), so the flat router does; the
+                // nested one only added code to the WASM bundle.
+                <FlatRoutes fallback=NotFound>
                     // Each page in `SyncHydrate`: see sync_hydrate.rs (bundle size).
                     <Route path=StaticSegment("") view=|| SyncHydrate(view! { <ChatPage/> })/>
                     <Route path=StaticSegment("login") view=|| SyncHydrate(view! { <LoginPage/> })/>
@@ -92,7 +94,7 @@ pub fn App() -> impl IntoView {
                         view=|| SyncHydrate(view! { <SupportPage/> })
                     />
                     <Route path=StaticSegment("agent") view=|| SyncHydrate(view! { <AgentPage/> })/>
-                </Routes>
+                </FlatRoutes>
             </main>
         </Router>
     }
