@@ -105,3 +105,19 @@ impl<V: RenderHtml> RenderHtml for SyncHydrate<V> {
         SyncHydrate(self.0.into_owned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SyncHydrate;
+    use leptos::prelude::*;
+    use leptos::tachys::view::RenderHtml;
+
+    #[test]
+    fn renders_exactly_like_the_wrapped_view() {
+        let plain = view! { <p class="x">"hello " {42} <b>"there"</b></p> }.to_html();
+        let wrapped =
+            SyncHydrate(view! { <p class="x">"hello " {42} <b>"there"</b></p> }).to_html();
+        assert_eq!(wrapped, plain);
+        assert!(plain.contains("hello"));
+    }
+}
