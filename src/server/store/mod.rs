@@ -188,6 +188,74 @@ pub enum WriteOutcome {
     },
 }
 
+impl WriteOutcome {
+    /// A new direct message: `op` (an [`WriteOp::Append`]) stored at `seq`.
+    pub(crate) fn appended(op: &WriteOp, seq: u64) -> Self {
+        let WriteOp::Append {
+            sender,
+            recipient,
+            body,
+            client_msg_id,
+            sent_at,
+            id,
+        } = op
+        else {
+            unreachable!("only an Append is appended");
+        };
+        WriteOutcome::Appended {
+            message: StoredMessage {
+                id: id.clone(),
+                seq,
+                sender: sender.clone(),
+                recipient: recipient.clone(),
+                body: body.clone(),
+                client_msg_id: client_msg_id.clone(),
+                sent_at: sent_at.clone(),
+            },
+            duplicate: false,
+            recipient_delivered_seq: 0,
+        }
+    }
+
+    /// A new support message: `op` (a [`WriteOp::SupportAppend`]) stored at `seq`, and its
+    /// conversation after it.
+    pub(crate) fn support_appended(
+        op: &WriteOp,
+        seq: u64,
+        conversation: SupportConversation,
+        status_changed: bool,
+    ) -> Self {
+        let WriteOp::SupportAppend {
+            conversation_id,
+            from_role,
+            author,
+            body,
+            client_msg_id,
+            sent_at,
+            id,
+            ..
+        } = op
+        else {
+            unreachable!("only a SupportAppend is support_appended");
+        };
+        WriteOutcome::SupportAppended {
+            message: SupportMessage {
+                id: id.clone(),
+                conversation_id: conversation_id.clone(),
+                seq,
+                from_role: *from_role,
+                author: author.clone(),
+                body: body.clone(),
+                client_msg_id: client_msg_id.clone(),
+                sent_at: sent_at.clone(),
+            },
+            duplicate: false,
+            conversation,
+            status_changed,
+        }
+    }
+}
+
 /// Accounts and sessions.
 #[async_trait]
 pub trait AccountStore: Send + Sync {

@@ -103,21 +103,12 @@ pub(super) async fn apply(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<
             .execute(&mut *conn)
             .await?;
             let conversation = load(conn, conversation_id).await?.unwrap_or(before);
-            Ok(WriteOutcome::SupportAppended {
-                message: SupportMessage {
-                    id: id.clone(),
-                    conversation_id: conversation_id.clone(),
-                    seq: seq as u64,
-                    from_role: *from_role,
-                    author: author.clone(),
-                    body: body.clone(),
-                    client_msg_id: client_msg_id.clone(),
-                    sent_at: sent_at.clone(),
-                },
-                duplicate: false,
+            Ok(WriteOutcome::support_appended(
+                op,
+                seq as u64,
                 conversation,
-                status_changed: next.changed,
-            })
+                next.changed,
+            ))
         }
         WriteOp::SupportChange {
             conversation_id,

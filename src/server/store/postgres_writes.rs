@@ -26,9 +26,7 @@
 //!   batch again after a short pause.
 
 use super::rows::{self, MESSAGE_COLUMNS};
-use super::{
-    ordered_pair, seq_param, StoreError, StoreResult, StoredMessage, WriteOp, WriteOutcome,
-};
+use super::{ordered_pair, seq_param, StoreError, StoreResult, WriteOp, WriteOutcome};
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 use std::collections::BTreeSet;
@@ -244,19 +242,7 @@ async fn apply_one(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<WriteOu
             id,
         } => {
             if let Some(seq) = append_fast(conn, op).await? {
-                return Ok(WriteOutcome::Appended {
-                    message: StoredMessage {
-                        id: id.clone(),
-                        seq,
-                        sender: sender.clone(),
-                        recipient: recipient.clone(),
-                        body: body.clone(),
-                        client_msg_id: client_msg_id.clone(),
-                        sent_at: sent_at.clone(),
-                    },
-                    duplicate: false,
-                    recipient_delivered_seq: 0,
-                });
+                return Ok(WriteOutcome::appended(op, seq));
             }
             let conversation_id =
                 match lock_for_append(conn, sender, recipient, client_msg_id, sent_at).await? {
@@ -298,19 +284,7 @@ async fn apply_one(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<WriteOu
             .bind(sent_at)
             .execute(&mut *conn)
             .await?;
-            Ok(WriteOutcome::Appended {
-                message: StoredMessage {
-                    id: id.clone(),
-                    seq: seq as u64,
-                    sender: sender.clone(),
-                    recipient: recipient.clone(),
-                    body: body.clone(),
-                    client_msg_id: client_msg_id.clone(),
-                    sent_at: sent_at.clone(),
-                },
-                duplicate: false,
-                recipient_delivered_seq: 0,
-            })
+            Ok(WriteOutcome::appended(op, seq as u64))
         }
         WriteOp::MarkDelivered {
             reader,

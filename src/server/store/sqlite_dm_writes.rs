@@ -8,9 +8,7 @@
 
 use super::rows::{self, Columns, MESSAGE_COLUMNS};
 use super::sqlite_writes::LiteRow;
-use super::{
-    ordered_pair, seq_param, StoreError, StoreResult, StoredMessage, WriteOp, WriteOutcome,
-};
+use super::{ordered_pair, seq_param, StoreError, StoreResult, WriteOp, WriteOutcome};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 
@@ -157,7 +155,7 @@ fn append(conn: &Connection, tails: &mut BatchTails, op: &WriteOp) -> StoreResul
         ];
         if insert.execute(params)? == 1 {
             tails.advance(lo, hi, tail.at(seq), sent_at);
-            return Ok(appended(op, seq));
+            return Ok(WriteOutcome::appended(op, seq as u64));
         }
     }
     // Nothing inserted, or no conversation yet: a resend (unique sender + client_msg_id,
@@ -196,40 +194,12 @@ fn append(conn: &Connection, tails: &mut BatchTails, op: &WriteOp) -> StoreResul
         },
         sent_at,
     );
-    Ok(appended(op, 1))
+    Ok(WriteOutcome::appended(op, 1))
 }
 
 impl Tail {
     fn at(self, last_seq: i64) -> Self {
         Self { last_seq, ..self }
-    }
-}
-
-/// The outcome of a new message.
-fn appended(op: &WriteOp, seq: i64) -> WriteOutcome {
-    let WriteOp::Append {
-        sender,
-        recipient,
-        body,
-        client_msg_id,
-        sent_at,
-        id,
-    } = op
-    else {
-        unreachable!("appended is only called with an Append");
-    };
-    WriteOutcome::Appended {
-        message: StoredMessage {
-            id: id.clone(),
-            seq: seq as u64,
-            sender: sender.clone(),
-            recipient: recipient.clone(),
-            body: body.clone(),
-            client_msg_id: client_msg_id.clone(),
-            sent_at: sent_at.clone(),
-        },
-        duplicate: false,
-        recipient_delivered_seq: 0,
     }
 }
 

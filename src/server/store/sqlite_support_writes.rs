@@ -2,7 +2,7 @@
 
 use super::rows::{self, CONVERSATION_SELECT, SUPPORT_MESSAGE_SELECT};
 use super::sqlite_writes::LiteRow;
-use super::support::{after_append, role_str, SupportChange, SupportConversation, SupportMessage};
+use super::support::{after_append, role_str, SupportChange, SupportConversation};
 use super::{now_rfc3339, seq_param, StoreResult, WriteOp, WriteOutcome};
 use crate::protocol::FromRole;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -162,19 +162,10 @@ fn append(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
         sent_at
     ])?;
     let conversation = load(conn, conversation_id)?.unwrap_or(before);
-    Ok(WriteOutcome::SupportAppended {
-        message: SupportMessage {
-            id: id.clone(),
-            conversation_id: conversation_id.clone(),
-            seq: seq as u64,
-            from_role: *from_role,
-            author: author.clone(),
-            body: body.clone(),
-            client_msg_id: client_msg_id.clone(),
-            sent_at: sent_at.clone(),
-        },
-        duplicate: false,
+    Ok(WriteOutcome::support_appended(
+        op,
+        seq as u64,
         conversation,
-        status_changed: next.changed,
-    })
+        next.changed,
+    ))
 }
