@@ -11,7 +11,10 @@ mod common;
 
 use common::TestDatabase;
 use confab::protocol::{FromRole, Role};
-use confab::server::store::{AccountStore, PgStore, Store, SupportStore, WriteOp, WriteOutcome};
+use confab::server::store::{
+    new_message_id, now_rfc3339, AccountStore, NewMessage, NewSupportMessage, PgStore, Store,
+    SupportStore, WriteOp, WriteOutcome,
+};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -28,27 +31,41 @@ async fn two_nodes(test: &str) -> Option<(TestDatabase, Arc<PgStore>, Arc<PgStor
 }
 
 fn append(sender: &str, recipient: &str, client_msg_id: &str) -> WriteOp {
-    WriteOp::Append {
-        sender: sender.into(),
-        recipient: recipient.into(),
-        body: format!("{sender} says {client_msg_id}"),
-        client_msg_id: client_msg_id.into(),
-        sent_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        id: uuid::Uuid::now_v7().to_string(),
-    }
+    WriteOp::Append(NewMessage::new(
+        sender.into(),
+        recipient.into(),
+        format!("{sender} says {client_msg_id}"),
+        client_msg_id.into(),
+    ))
+}
+
+fn support_message(
+    conversation: &str,
+    from_role: FromRole,
+    author: &str,
+    body: String,
+    client_msg_id: String,
+) -> WriteOp {
+    WriteOp::SupportAppend(NewSupportMessage {
+        conversation_id: conversation.into(),
+        from_role,
+        author: author.into(),
+        take_over: false,
+        body,
+        client_msg_id,
+        sent_at: now_rfc3339(),
+        id: new_message_id(),
+    })
 }
 
 fn support_append(conversation: &str, client_msg_id: &str) -> WriteOp {
-    WriteOp::SupportAppend {
-        conversation_id: conversation.into(),
-        from_role: FromRole::Customer,
-        author: "customer".into(),
-        take_over: false,
-        body: format!("help {client_msg_id}"),
-        client_msg_id: client_msg_id.into(),
-        sent_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        id: uuid::Uuid::now_v7().to_string(),
-    }
+    support_message(
+        conversation,
+        FromRole::Customer,
+        "customer",
+        format!("help {client_msg_id}"),
+        client_msg_id.into(),
+    )
 }
 
 /// (seq, duplicate) of an append outcome.
@@ -170,9 +187,8 @@ async fn at_once(a: &Arc<PgStore>, b: &Arc<PgStore>, op: WriteOp) -> [(u64, Stri
     let mut other = op.clone();
     // The second node's copy has its own server-side id, as a different process would give it.
     match &mut other {
-        WriteOp::Append { id, .. } | WriteOp::SupportAppend { id, .. } => {
-            *id = uuid::Uuid::now_v7().to_string()
-        }
+        WriteOp::Append(NewMessage { id, .. })
+        | WriteOp::SupportAppend(NewSupportMessage { id, .. }) => *id = new_message_id(),
         _ => {}
     }
     let (a, b) = (a.clone(), b.clone());
@@ -262,16 +278,13 @@ async fn support_seqs_are_exactly_one_to_n_when_two_nodes_append_at_once() {
     let seqs = hammer([&a, &b], move |n, t, i| {
         if n == 1 && t == 0 {
             // The agent too: the first agent message claims the conversation for ann.
-            WriteOp::SupportAppend {
-                conversation_id: id.clone(),
-                from_role: FromRole::Agent,
-                author: "ann".into(),
-                take_over: false,
-                body: format!("answer {i}"),
-                client_msg_id: format!("ann-{i}"),
-                sent_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                id: uuid::Uuid::now_v7().to_string(),
-            }
+            support_message(
+                &id,
+                FromRole::Agent,
+                "ann",
+                format!("answer {i}"),
+                format!("ann-{i}"),
+            )
         } else {
             support_append(&id, &format!("n{n}-t{t}-m{i}"))
         }

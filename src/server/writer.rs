@@ -223,7 +223,7 @@ impl WriterTask {
     }
 
     async fn commit(&mut self, batch: Vec<(WriteOp, Reply)>) {
-        let ops: Vec<WriteOp> = batch.iter().map(|(op, _)| op.clone()).collect();
+        let (ops, replies): (Vec<WriteOp>, Vec<Reply>) = batch.into_iter().unzip();
         let started = Instant::now();
         let applied = self.store.apply_batch(&ops).await;
         WriterCounts::add(&self.counts.commit_micros, started);
@@ -234,18 +234,18 @@ impl WriterTask {
         match applied {
             Ok(outcomes) => {
                 let started = Instant::now();
-                for ((op, reply), outcome) in batch.into_iter().zip(outcomes) {
-                    let written = self.after_commit(&op, outcome).await;
+                for ((op, reply), outcome) in ops.iter().zip(replies).zip(outcomes) {
+                    let written = self.after_commit(op, outcome).await;
                     if let Some(reply) = reply {
                         let _ = reply.send(Ok(written));
                     }
                 }
                 WriterCounts::add(&self.counts.fan_out_micros, started);
             }
-            Err(batch_error) if batch.len() > 1 => {
+            Err(batch_error) if ops.len() > 1 => {
                 // One bad write must not sink the others: retry each alone.
-                tracing::warn!(error = %batch_error, size = batch.len(), "batch failed, retrying one by one");
-                for (op, reply) in batch {
+                tracing::warn!(error = %batch_error, size = ops.len(), "batch failed, retrying one by one");
+                for (op, reply) in ops.into_iter().zip(replies) {
                     let result = match self.store.apply_batch(std::slice::from_ref(&op)).await {
                         Ok(mut outcomes) => match outcomes.pop() {
                             Some(outcome) => Ok(self.after_commit(&op, outcome).await),
@@ -264,10 +264,8 @@ impl WriterTask {
             Err(e) => {
                 tracing::error!(error = %e, "write failed");
                 let e = Arc::new(e);
-                for (_, reply) in batch {
-                    if let Some(reply) = reply {
-                        let _ = reply.send(Err(WriteError::Store(e.clone())));
-                    }
+                for reply in replies.into_iter().flatten() {
+                    let _ = reply.send(Err(WriteError::Store(e.clone())));
                 }
             }
         }

@@ -112,14 +112,7 @@ pub struct ConversationRow {
 pub enum WriteOp {
     /// Store a message; assigns the next seq of the pair's conversation. Idempotent on
     /// (sender, client_msg_id).
-    Append {
-        sender: String,
-        recipient: String,
-        body: String,
-        client_msg_id: String,
-        sent_at: String,
-        id: String,
-    },
+    Append(NewMessage),
     /// `reader` has received `peer`'s messages up to `up_to_seq`.
     MarkDelivered {
         reader: String,
@@ -136,17 +129,7 @@ pub enum WriteOp {
     /// reopens a resolved conversation; an agent message claims an unassigned one and is
     /// refused in one another agent holds. Idempotent on (conversation, role, author,
     /// client_msg_id), checked before anything else.
-    SupportAppend {
-        conversation_id: String,
-        from_role: FromRole,
-        author: String,
-        /// An agent may write into a conversation assigned to someone else (admins).
-        take_over: bool,
-        body: String,
-        client_msg_id: String,
-        sent_at: String,
-        id: String,
-    },
+    SupportAppend(NewSupportMessage),
     SupportChange {
         conversation_id: String,
         change: SupportChange,
@@ -188,67 +171,98 @@ pub enum WriteOutcome {
     },
 }
 
-impl WriteOutcome {
-    /// A new direct message: `op` (an [`WriteOp::Append`]) stored at `seq`.
-    pub(crate) fn appended(op: &WriteOp, seq: u64) -> Self {
-        let WriteOp::Append {
+/// A direct message to store: what its sender wrote, stamped by the server with an id and a time.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub sender: String,
+    pub recipient: String,
+    pub body: String,
+    pub client_msg_id: String,
+    pub sent_at: String,
+    pub id: String,
+}
+
+impl NewMessage {
+    /// Stamped now, with a new (time-ordered) id.
+    pub fn new(sender: String, recipient: String, body: String, client_msg_id: String) -> Self {
+        Self {
             sender,
             recipient,
             body,
             client_msg_id,
-            sent_at,
-            id,
-        } = op
-        else {
-            unreachable!("only an Append is appended");
-        };
+            sent_at: now_rfc3339(),
+            id: new_message_id(),
+        }
+    }
+
+    /// The message as stored at `seq`.
+    pub(crate) fn stored(&self, seq: u64) -> StoredMessage {
+        StoredMessage {
+            id: self.id.clone(),
+            seq,
+            sender: self.sender.clone(),
+            recipient: self.recipient.clone(),
+            body: self.body.clone(),
+            client_msg_id: self.client_msg_id.clone(),
+            sent_at: self.sent_at.clone(),
+        }
+    }
+}
+
+/// A support message to store (see [`WriteOp::SupportAppend`]), stamped like [`NewMessage`].
+#[derive(Debug, Clone)]
+pub struct NewSupportMessage {
+    pub conversation_id: String,
+    pub from_role: FromRole,
+    pub author: String,
+    /// An agent may write into a conversation assigned to someone else (admins).
+    pub take_over: bool,
+    pub body: String,
+    pub client_msg_id: String,
+    pub sent_at: String,
+    pub id: String,
+}
+
+impl NewSupportMessage {
+    /// The message as stored at `seq`.
+    pub(crate) fn stored(&self, seq: u64) -> SupportMessage {
+        SupportMessage {
+            id: self.id.clone(),
+            conversation_id: self.conversation_id.clone(),
+            seq,
+            from_role: self.from_role,
+            author: self.author.clone(),
+            body: self.body.clone(),
+            client_msg_id: self.client_msg_id.clone(),
+            sent_at: self.sent_at.clone(),
+        }
+    }
+}
+
+/// A new message's server-side id: UUIDv7, so ids sort by time.
+pub fn new_message_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+impl WriteOutcome {
+    /// A new direct message, stored at `seq`.
+    pub(crate) fn appended(message: &NewMessage, seq: u64) -> Self {
         WriteOutcome::Appended {
-            message: StoredMessage {
-                id: id.clone(),
-                seq,
-                sender: sender.clone(),
-                recipient: recipient.clone(),
-                body: body.clone(),
-                client_msg_id: client_msg_id.clone(),
-                sent_at: sent_at.clone(),
-            },
+            message: message.stored(seq),
             duplicate: false,
             recipient_delivered_seq: 0,
         }
     }
 
-    /// A new support message: `op` (a [`WriteOp::SupportAppend`]) stored at `seq`, and its
-    /// conversation after it.
+    /// A new support message, stored at `seq`, and its conversation after it.
     pub(crate) fn support_appended(
-        op: &WriteOp,
+        message: &NewSupportMessage,
         seq: u64,
         conversation: SupportConversation,
         status_changed: bool,
     ) -> Self {
-        let WriteOp::SupportAppend {
-            conversation_id,
-            from_role,
-            author,
-            body,
-            client_msg_id,
-            sent_at,
-            id,
-            ..
-        } = op
-        else {
-            unreachable!("only a SupportAppend is support_appended");
-        };
         WriteOutcome::SupportAppended {
-            message: SupportMessage {
-                id: id.clone(),
-                conversation_id: conversation_id.clone(),
-                seq,
-                from_role: *from_role,
-                author: author.clone(),
-                body: body.clone(),
-                client_msg_id: client_msg_id.clone(),
-                sent_at: sent_at.clone(),
-            },
+            message: message.stored(seq),
             duplicate: false,
             conversation,
             status_changed,
@@ -330,7 +344,7 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// Now, as the RFC 3339 text (UTC, milliseconds) every stored timestamp uses.
-pub(crate) fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 

@@ -8,7 +8,10 @@ use super::rows::{self, CONVERSATION_SELECT, SUPPORT_MESSAGE_SELECT};
 use super::support::{
     after_append, role_str, SupportChange, SupportConversation, SupportMessage, SupportStore,
 };
-use super::{now_rfc3339, page_from_newest_first, seq_param, StoreResult, WriteOp, WriteOutcome};
+use super::{
+    now_rfc3339, page_from_newest_first, seq_param, NewSupportMessage, StoreResult, WriteOp,
+    WriteOutcome,
+};
 use crate::protocol::FromRole;
 use async_trait::async_trait;
 use sqlx::postgres::PgConnection;
@@ -25,16 +28,17 @@ async fn load(conn: &mut PgConnection, id: &str) -> StoreResult<Option<SupportCo
 /// Applies one support write inside the batch transaction.
 pub(super) async fn apply(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<WriteOutcome> {
     match op {
-        WriteOp::SupportAppend {
-            conversation_id,
-            from_role,
-            author,
-            take_over,
-            body,
-            client_msg_id,
-            sent_at,
-            id,
-        } => {
+        WriteOp::SupportAppend(m) => {
+            let NewSupportMessage {
+                conversation_id,
+                from_role,
+                author,
+                body,
+                client_msg_id,
+                sent_at,
+                id,
+                ..
+            } = m;
             // The lock comes first: a resend from another node waits for the original's commit
             // and then finds it.
             let locked: Option<String> =
@@ -72,7 +76,7 @@ pub(super) async fn apply(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<
                     status_changed: false,
                 });
             }
-            let next = match after_append(&before, *from_role, author, *take_over, sent_at) {
+            let next = match after_append(&before, m) {
                 Ok(next) => next,
                 Err(assignee) => return Ok(WriteOutcome::SupportRefused { assignee }),
             };
@@ -104,7 +108,7 @@ pub(super) async fn apply(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<
             .await?;
             let conversation = load(conn, conversation_id).await?.unwrap_or(before);
             Ok(WriteOutcome::support_appended(
-                op,
+                m,
                 seq as u64,
                 conversation,
                 next.changed,

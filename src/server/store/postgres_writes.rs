@@ -26,7 +26,10 @@
 //!   batch again after a short pause.
 
 use super::rows::{self, MESSAGE_COLUMNS};
-use super::{ordered_pair, seq_param, StoreError, StoreResult, WriteOp, WriteOutcome};
+use super::{
+    ordered_pair, seq_param, NewMessage, NewSupportMessage, StoreError, StoreResult, WriteOp,
+    WriteOutcome,
+};
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 use std::collections::BTreeSet;
@@ -70,15 +73,12 @@ async fn lock_in_order(conn: &mut PgConnection, ops: &[WriteOp]) -> StoreResult<
     let mut support = BTreeSet::new();
     for op in ops {
         match op {
-            WriteOp::Append {
-                sender, recipient, ..
-            } => {
-                let (lo, hi) = ordered_pair(sender, recipient);
-                pairs.insert((lo, hi));
+            WriteOp::Append(m) => {
+                pairs.insert(ordered_pair(&m.sender, &m.recipient));
             }
-            WriteOp::SupportAppend {
+            WriteOp::SupportAppend(NewSupportMessage {
                 conversation_id, ..
-            }
+            })
             | WriteOp::SupportChange {
                 conversation_id, ..
             }
@@ -194,19 +194,8 @@ async fn lock_for_append(
 /// committed by another node in that window makes the insert violate the idempotency
 /// constraint, the transaction rolls back (no seq burnt) and the retried batch takes the full
 /// path, whose look-up sees the original.
-async fn append_fast(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<Option<u64>> {
-    let WriteOp::Append {
-        sender,
-        recipient,
-        body,
-        client_msg_id,
-        sent_at,
-        id,
-    } = op
-    else {
-        return Ok(None);
-    };
-    let (lo, hi) = ordered_pair(sender, recipient);
+async fn append_fast(conn: &mut PgConnection, m: &NewMessage) -> StoreResult<Option<u64>> {
+    let (lo, hi) = ordered_pair(&m.sender, &m.recipient);
     let seq: Option<i64> = sqlx::query_scalar(
         "WITH bump AS ( \
              UPDATE conversations SET last_seq = last_seq + 1, updated_at = $8 \
@@ -219,12 +208,12 @@ async fn append_fast(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<Optio
     )
     .bind(lo)
     .bind(hi)
-    .bind(id)
-    .bind(sender)
-    .bind(recipient)
-    .bind(body)
-    .bind(client_msg_id)
-    .bind(sent_at)
+    .bind(&m.id)
+    .bind(&m.sender)
+    .bind(&m.recipient)
+    .bind(&m.body)
+    .bind(&m.client_msg_id)
+    .bind(&m.sent_at)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(seq.map(|s| s as u64))
@@ -233,16 +222,17 @@ async fn append_fast(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<Optio
 /// One op inside the batch transaction.
 async fn apply_one(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<WriteOutcome> {
     match op {
-        WriteOp::Append {
-            sender,
-            recipient,
-            body,
-            client_msg_id,
-            sent_at,
-            id,
-        } => {
-            if let Some(seq) = append_fast(conn, op).await? {
-                return Ok(WriteOutcome::appended(op, seq));
+        WriteOp::Append(m) => {
+            let NewMessage {
+                sender,
+                recipient,
+                body,
+                client_msg_id,
+                sent_at,
+                id,
+            } = m;
+            if let Some(seq) = append_fast(conn, m).await? {
+                return Ok(WriteOutcome::appended(m, seq));
             }
             let conversation_id =
                 match lock_for_append(conn, sender, recipient, client_msg_id, sent_at).await? {
@@ -284,7 +274,7 @@ async fn apply_one(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<WriteOu
             .bind(sent_at)
             .execute(&mut *conn)
             .await?;
-            Ok(WriteOutcome::appended(op, seq as u64))
+            Ok(WriteOutcome::appended(m, seq as u64))
         }
         WriteOp::MarkDelivered {
             reader,

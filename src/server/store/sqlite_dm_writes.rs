@@ -8,7 +8,7 @@
 
 use super::rows::{self, Columns, MESSAGE_COLUMNS};
 use super::sqlite_writes::LiteRow;
-use super::{ordered_pair, seq_param, StoreError, StoreResult, WriteOp, WriteOutcome};
+use super::{ordered_pair, seq_param, NewMessage, StoreError, StoreResult, WriteOp, WriteOutcome};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 
@@ -103,7 +103,7 @@ pub(super) fn apply(
     op: &WriteOp,
 ) -> StoreResult<WriteOutcome> {
     match op {
-        WriteOp::Append { .. } => append(conn, tails, op),
+        WriteOp::Append(message) => append(conn, tails, message),
         WriteOp::MarkDelivered {
             reader,
             peer,
@@ -122,79 +122,62 @@ pub(super) fn apply(
     }
 }
 
-fn append(conn: &Connection, tails: &mut BatchTails, op: &WriteOp) -> StoreResult<WriteOutcome> {
-    let WriteOp::Append {
-        sender,
-        recipient,
-        body,
-        client_msg_id,
-        sent_at,
-        id,
-    } = op
-    else {
-        unreachable!("append is only called with an Append");
-    };
-    let (lo, hi) = ordered_pair(sender, recipient);
+fn append(conn: &Connection, tails: &mut BatchTails, m: &NewMessage) -> StoreResult<WriteOutcome> {
+    let (lo, hi) = ordered_pair(&m.sender, &m.recipient);
     let mut insert = conn.prepare_cached(
         "INSERT OR IGNORE INTO messages \
          (conversation_id, seq, id, sender, recipient, body, client_msg_id, sent_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )?;
-    let known = tails.get(conn, lo, hi)?;
-    if let Some(tail) = known {
-        let seq = tail.last_seq + 1;
+    // Stores the message as the conversation's new tail; false if a unique key refused it.
+    let mut insert_as = |tail: Tail| -> rusqlite::Result<bool> {
         let params = params![
             tail.id,
-            seq,
-            id,
-            sender,
-            recipient,
-            body,
-            client_msg_id,
-            sent_at
+            tail.last_seq,
+            m.id,
+            m.sender,
+            m.recipient,
+            m.body,
+            m.client_msg_id,
+            m.sent_at
         ];
-        if insert.execute(params)? == 1 {
-            tails.advance(lo, hi, tail.at(seq), sent_at);
-            return Ok(WriteOutcome::appended(op, seq as u64));
+        Ok(insert.execute(params)? == 1)
+    };
+    let known = tails.get(conn, lo, hi)?;
+    if let Some(tail) = known {
+        let next = tail.at(tail.last_seq + 1);
+        if insert_as(next)? {
+            tails.advance(lo, hi, next, &m.sent_at);
+            return Ok(WriteOutcome::appended(m, next.last_seq as u64));
         }
     }
     // Nothing inserted, or no conversation yet: a resend (unique sender + client_msg_id,
     // whatever the peer) answers with the original.
-    if let Some(original) = original_of(conn, sender, client_msg_id)? {
+    if let Some(original) = original_of(conn, &m.sender, &m.client_msg_id)? {
         return Ok(original);
     }
+    let taken = || StoreError::Other(format!("message id {} is taken", m.id));
     if known.is_some() {
         // Only a clash of the server-made message id gets here.
-        return Err(StoreError::Other(format!("message id {id} is taken")));
+        return Err(taken());
     }
     let conversation_id: i64 = conn
         .prepare_cached(
             "INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at) \
              VALUES (?, ?, 0, ?) RETURNING id",
         )?
-        .query_row(params![lo, hi, sent_at], |row| row.get(0))?;
+        .query_row(params![lo, hi, m.sent_at], |row| row.get(0))?;
     conn.prepare_cached("INSERT INTO members (conversation_id, username) VALUES (?, ?), (?, ?)")?
         .execute(params![conversation_id, lo, conversation_id, hi])?;
-    insert.execute(params![
-        conversation_id,
-        1,
-        id,
-        sender,
-        recipient,
-        body,
-        client_msg_id,
-        sent_at
-    ])?;
-    tails.advance(
-        lo,
-        hi,
-        Tail {
-            id: conversation_id,
-            last_seq: 1,
-        },
-        sent_at,
-    );
-    Ok(WriteOutcome::appended(op, 1))
+    let first = Tail {
+        id: conversation_id,
+        last_seq: 1,
+    };
+    if !insert_as(first)? {
+        return Err(taken());
+    }
+    tails.advance(lo, hi, first, &m.sent_at);
+    Ok(WriteOutcome::appended(m, 1))
 }
 
 impl Tail {

@@ -3,7 +3,7 @@
 use super::rows::{self, CONVERSATION_SELECT, SUPPORT_MESSAGE_SELECT};
 use super::sqlite_writes::LiteRow;
 use super::support::{after_append, role_str, SupportChange, SupportConversation};
-use super::{now_rfc3339, seq_param, StoreResult, WriteOp, WriteOutcome};
+use super::{now_rfc3339, seq_param, NewSupportMessage, StoreResult, WriteOp, WriteOutcome};
 use crate::protocol::FromRole;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -17,7 +17,7 @@ fn load(conn: &Connection, id: &str) -> StoreResult<Option<SupportConversation>>
 /// Applies one support write inside the batch transaction.
 pub(super) fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
     match op {
-        WriteOp::SupportAppend { .. } => append(conn, op),
+        WriteOp::SupportAppend(message) => append(conn, message),
         WriteOp::SupportChange {
             conversation_id,
             change,
@@ -90,20 +90,17 @@ pub(super) fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome
     }
 }
 
-fn append(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
-    let WriteOp::SupportAppend {
+fn append(conn: &Connection, m: &NewSupportMessage) -> StoreResult<WriteOutcome> {
+    let NewSupportMessage {
         conversation_id,
         from_role,
         author,
-        take_over,
         body,
         client_msg_id,
         sent_at,
         id,
-    } = op
-    else {
-        unreachable!("append is only called with a SupportAppend");
-    };
+        ..
+    } = m;
     let existing = conn
         .prepare_cached(&format!(
             "{SUPPORT_MESSAGE_SELECT} WHERE conversation_id = ? AND from_role = ? AND author = ? \
@@ -128,7 +125,7 @@ fn append(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
             status_changed: false,
         });
     }
-    let next = match after_append(&before, *from_role, author, *take_over, sent_at) {
+    let next = match after_append(&before, m) {
         Ok(next) => next,
         Err(assignee) => return Ok(WriteOutcome::SupportRefused { assignee }),
     };
@@ -163,7 +160,7 @@ fn append(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome> {
     ])?;
     let conversation = load(conn, conversation_id)?.unwrap_or(before);
     Ok(WriteOutcome::support_appended(
-        op,
+        m,
         seq as u64,
         conversation,
         next.changed,

@@ -1,7 +1,7 @@
 //! Storage for customer support: conversations keyed by a random id, each with its customer's
 //! secret (hashed), status, assignee and messages.
 
-use super::StoreResult;
+use super::{NewSupportMessage, StoreResult};
 use crate::protocol::{FromRole, Message, QueueEntry};
 use async_trait::async_trait;
 
@@ -133,12 +133,16 @@ pub(super) struct AfterAppend {
 /// are refused (`Err(holder)`) in one another agent holds, unless `take_over`.
 pub(super) fn after_append(
     before: &SupportConversation,
-    from_role: FromRole,
-    author: &str,
-    take_over: bool,
-    sent_at: &str,
+    message: &NewSupportMessage,
 ) -> Result<AfterAppend, String> {
-    if from_role == FromRole::Agent && !take_over {
+    let NewSupportMessage {
+        from_role,
+        author,
+        take_over,
+        sent_at,
+        ..
+    } = message;
+    if *from_role == FromRole::Agent && !take_over {
         if let (SupportStatus::Assigned, Some(holder)) = (before.status, &before.assignee) {
             if holder != author {
                 return Err(holder.clone());
@@ -147,7 +151,7 @@ pub(super) fn after_append(
     }
     let (status, assignee, waiting_since) = match (from_role, before.status) {
         (FromRole::Customer, SupportStatus::Resolved) => {
-            (SupportStatus::Open, None, Some(sent_at.to_owned()))
+            (SupportStatus::Open, None, Some(sent_at.clone()))
         }
         (FromRole::Customer, SupportStatus::Open) => (
             SupportStatus::Open,
@@ -155,10 +159,10 @@ pub(super) fn after_append(
             before
                 .waiting_since
                 .clone()
-                .or_else(|| Some(sent_at.to_owned())),
+                .or_else(|| Some(sent_at.clone())),
         ),
         (FromRole::Agent, SupportStatus::Open) if before.assignee.is_none() => {
-            (SupportStatus::Assigned, Some(author.to_owned()), None)
+            (SupportStatus::Assigned, Some(author.clone()), None)
         }
         _ => (
             before.status,

@@ -4,7 +4,7 @@ use super::{resolve_peer, Reply};
 use crate::protocol::{ClientMsgId, ErrorCode, MessageBody, ServerFrame};
 use crate::server::auth::CurrentUser;
 use crate::server::diagnostics::Metrics;
-use crate::server::store::WriteOp;
+use crate::server::store::{NewMessage, WriteOp};
 use crate::server::writer::Written;
 use crate::server::ws::connection::Connection;
 
@@ -28,14 +28,12 @@ pub async fn run(
         Ok(body) => body,
         Err(e) => return Reply::frame(ServerFrame::error(e.code, e.message, id_for_errors)),
     };
-    let op = WriteOp::Append {
-        sender: user.username.clone(),
-        recipient: to.as_str().to_owned(),
-        body: body.into_string(),
-        client_msg_id: client_msg_id.as_str().to_owned(),
-        sent_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        id: uuid::Uuid::now_v7().to_string(),
-    };
+    let op = WriteOp::Append(NewMessage::new(
+        user.username.clone(),
+        to.as_str().to_owned(),
+        body.into_string(),
+        client_msg_id.as_str().to_owned(),
+    ));
     let writer = conn.state.writer.clone();
     let metrics = conn.state.metrics.clone();
     Reply::Later(Box::pin(async move {

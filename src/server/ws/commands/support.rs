@@ -4,7 +4,9 @@ use super::Reply;
 use crate::protocol::limits::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 use crate::protocol::{ClientMsgId, ErrorCode, FromRole, MessageBody, ServerFrame};
 use crate::server::diagnostics::Metrics;
-use crate::server::store::{SupportConversation, WriteOp};
+use crate::server::store::{
+    new_message_id, now_rfc3339, NewSupportMessage, SupportConversation, WriteOp,
+};
 use crate::server::writer::Written;
 use crate::server::ws::connection::Connection;
 
@@ -55,16 +57,16 @@ pub fn send(conn: &Connection, to: Outgoing, body: String, client_msg_id: String
             ))
         }
     };
-    let op = WriteOp::SupportAppend {
+    let op = WriteOp::SupportAppend(NewSupportMessage {
         conversation_id: to.conversation_id,
         from_role: to.from_role,
         author: to.author,
         take_over: to.take_over,
         body: body.into_string(),
         client_msg_id: client_msg_id.as_str().to_owned(),
-        sent_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        id: uuid::Uuid::now_v7().to_string(),
-    };
+        sent_at: now_rfc3339(),
+        id: new_message_id(),
+    });
     let writer = conn.state.writer.clone();
     let metrics = conn.state.metrics.clone();
     Reply::Later(Box::pin(async move {
