@@ -53,7 +53,12 @@ fn build_profile(repo: &Path, bundle: &Path) -> &'static str {
     let Some(site) = mtime(bundle) else {
         return "unknown";
     };
-    let front = repo.join("target/front/wasm32-unknown-unknown");
+    // cargo-leptos builds the front end under Cargo's target directory, which CARGO_TARGET_DIR
+    // may move away from the repository (the site itself always stays in `target/site`).
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| repo.join(dir))
+        .unwrap_or_else(|| repo.join("target"));
+    let front = target.join("front/wasm32-unknown-unknown");
     [
         ("release", "wasm-release"),
         ("release", "release"),
