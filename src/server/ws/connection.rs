@@ -9,12 +9,14 @@
 
 use super::commands::{self, Reply};
 use super::greeting;
+pub(super) use super::outbound::write;
+use super::outbound::{self, send, Ready, WRITE_TIMEOUT};
 use crate::protocol::limits::{close, MAX_FRAME_BYTES};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::server::auth::CurrentUser;
 use crate::server::cluster::event::Event;
 use crate::server::diagnostics::Metrics;
-use crate::server::hub::{customer_key, CloseReason, MessageOut, Outbound, Registration};
+use crate::server::hub::{customer_key, CloseReason, Registration};
 use crate::server::state::AppState;
 use axum::extract::ws::{CloseFrame, Message};
 use futures::future::BoxFuture;
@@ -28,8 +30,6 @@ use std::time::{Duration, Instant};
 
 /// Sends waiting for their commit, per socket. Past this the socket stops reading (backpressure).
 const MAX_IN_FLIGHT: usize = 256;
-/// A write the client does not take within this long means it has stopped reading.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 const SHUTTING_DOWN: CloseReason = CloseReason {
     code: close::GOING_AWAY,
@@ -211,9 +211,11 @@ where
         let result = tokio::select! {
             reason = control.closed() => Err(End::Close(reason)),
             _ = shutdown.cancelled() => Err(End::Close(SHUTTING_DOWN)),
-            Some(item) = rx.recv() => write_outbound(conn, sink, item).await,
+            Some(item) = rx.recv() => {
+                outbound::write_ready(conn, sink, Ready::Queued(item), &mut rx, &mut acks).await
+            }
             Some(ack) = next_ack(&mut acks), if acks.as_ref().is_some_and(|a| !a.is_empty()) => {
-                write(sink, &ack.to_json()).await
+                outbound::write_ready(conn, sink, Ready::Accepted(ack), &mut rx, &mut acks).await
             }
             incoming = stream.next(), if acks.as_ref().map_or(0, Acks::len) < MAX_IN_FLIGHT => {
                 last_heard = Instant::now();
@@ -248,7 +250,7 @@ where
 }
 
 /// `accepted` frames waiting for their commit, answered in the order the sends came.
-type Acks = FuturesOrdered<BoxFuture<'static, ServerFrame>>;
+pub(super) type Acks = FuturesOrdered<BoxFuture<'static, ServerFrame>>;
 
 async fn next_ack(acks: &mut Option<Acks>) -> Option<ServerFrame> {
     match acks {
@@ -369,41 +371,5 @@ fn dedup_key(message: &crate::protocol::Message) -> String {
         (Some(id), _) => customer_key(id),
         (None, Some(peer)) => peer.clone(),
         (None, None) => String::new(),
-    }
-}
-
-async fn write_outbound<S>(conn: &mut Connection, sink: &mut S, item: Outbound) -> Result<(), End>
-where
-    S: Sink<Message> + Unpin + Send,
-{
-    match item {
-        Outbound::Frame(json) => write(sink, &json).await,
-        Outbound::Message(message) => {
-            let MessageOut { peer, seq, json } = &*message;
-            let seq = *seq;
-            let sent = conn.sent.entry(peer.to_string()).or_default();
-            if seq <= *sent {
-                return Ok(());
-            }
-            *sent = seq;
-            write(sink, json).await
-        }
-    }
-}
-
-pub(super) async fn write<S>(sink: &mut S, json: &str) -> Result<(), End>
-where
-    S: Sink<Message> + Unpin + Send,
-{
-    send(sink, Message::Text(json.into())).await
-}
-
-async fn send<S>(sink: &mut S, message: Message) -> Result<(), End>
-where
-    S: Sink<Message> + Unpin + Send,
-{
-    match tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) | Err(_) => Err(End::Gone),
     }
 }

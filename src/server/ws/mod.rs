@@ -12,6 +12,7 @@ pub mod connection;
 #[cfg(test)]
 mod connection_tests;
 pub mod greeting;
+mod outbound;
 
 use crate::protocol::limits::MAX_FRAME_BYTES;
 use crate::server::auth::CurrentUser;
