@@ -211,11 +211,14 @@ where
         let result = tokio::select! {
             reason = control.closed() => Err(End::Close(reason)),
             _ = shutdown.cancelled() => Err(End::Close(SHUTTING_DOWN)),
+            // Boxed (see `run`): the writing future is large, and idle sockets should not carry it.
             Some(item) = rx.recv() => {
-                outbound::write_ready(conn, sink, Ready::Queued(item), &mut rx, &mut acks).await
+                Box::pin(outbound::write_ready(conn, sink, Ready::Queued(item), &mut rx, &mut acks))
+                    .await
             }
             Some(ack) = next_ack(&mut acks), if acks.as_ref().is_some_and(|a| !a.is_empty()) => {
-                outbound::write_ready(conn, sink, Ready::Accepted(ack), &mut rx, &mut acks).await
+                Box::pin(outbound::write_ready(conn, sink, Ready::Accepted(ack), &mut rx, &mut acks))
+                    .await
             }
             incoming = stream.next(), if acks.as_ref().map_or(0, Acks::len) < MAX_IN_FLIGHT => {
                 last_heard = Instant::now();
