@@ -62,6 +62,12 @@ export default defineConfig({
       LEPTOS_OUTPUT_NAME: "confab",
       DATABASE_URL: `sqlite://${dbDir}/e2e.db`,
       RUST_LOG: process.env.RUST_LOG ?? "warn",
+      // Some tests send 60+ messages as fast as the page answers — two frames each (`typing`,
+      // `send`) — which can outrun the per-socket budget (20 frames/s, burst 40) once the
+      // server answers quickly; a refused send then shows "not sent" and the test loses a
+      // message. People never type that fast; the limit itself is tested in
+      // tests/dm_errors.rs (rate_limited_is_reported_when_a_socket_sends_faster_than_its_budget).
+      CONFAB_RATE_BURST: "10000",
     },
   },
 });
