@@ -6,7 +6,8 @@
 use super::postgres::PgStore;
 use super::rows::{self, CONVERSATION_SELECT, SUPPORT_MESSAGE_SELECT};
 use super::support::{
-    after_append, role_str, SupportChange, SupportConversation, SupportMessage, SupportStore,
+    plan_append, role_str, AppendPlan, SupportChange, SupportConversation, SupportMessage,
+    SupportStore,
 };
 use super::{
     now_rfc3339, page_from_newest_first, seq_param, NewSupportMessage, StoreResult, WriteOp,
@@ -62,23 +63,11 @@ pub(super) async fn apply(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<
             .bind(client_msg_id)
             .fetch_optional(&mut *conn)
             .await?;
-            let Some(before) = load(conn, conversation_id).await? else {
-                return Ok(WriteOutcome::SupportChanged {
-                    conversation: None,
-                    changed: false,
-                });
-            };
-            if let Some(row) = existing {
-                return Ok(WriteOutcome::SupportAppended {
-                    message: rows::support_message(&row),
-                    duplicate: true,
-                    conversation: before,
-                    status_changed: false,
-                });
-            }
-            let next = match after_append(&before, m) {
-                Ok(next) => next,
-                Err(assignee) => return Ok(WriteOutcome::SupportRefused { assignee }),
+            let existing = existing.as_ref().map(rows::support_message);
+            let (before, next) = match plan_append(load(conn, conversation_id).await?, existing, m)
+            {
+                AppendPlan::Write { before, next } => (before, next),
+                AppendPlan::Done(outcome) => return Ok(outcome),
             };
             let seq: i64 = sqlx::query_scalar(
                 "UPDATE support_conversations SET last_seq = last_seq + 1, status = $1, \

@@ -2,7 +2,7 @@
 
 use super::rows::{self, CONVERSATION_SELECT, SUPPORT_MESSAGE_SELECT};
 use super::sqlite_writes::LiteRow;
-use super::support::{after_append, role_str, SupportChange, SupportConversation};
+use super::support::{plan_append, role_str, AppendPlan, SupportChange, SupportConversation};
 use super::{now_rfc3339, seq_param, NewSupportMessage, StoreResult, WriteOp, WriteOutcome};
 use crate::protocol::FromRole;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -111,23 +111,9 @@ fn append(conn: &Connection, m: &NewSupportMessage) -> StoreResult<WriteOutcome>
             |row| Ok(rows::support_message(&LiteRow(row))),
         )
         .optional()?;
-    let Some(before) = load(conn, conversation_id)? else {
-        return Ok(WriteOutcome::SupportChanged {
-            conversation: None,
-            changed: false,
-        });
-    };
-    if let Some(message) = existing {
-        return Ok(WriteOutcome::SupportAppended {
-            message,
-            duplicate: true,
-            conversation: before,
-            status_changed: false,
-        });
-    }
-    let next = match after_append(&before, m) {
-        Ok(next) => next,
-        Err(assignee) => return Ok(WriteOutcome::SupportRefused { assignee }),
+    let (before, next) = match plan_append(load(conn, conversation_id)?, existing, m) {
+        AppendPlan::Write { before, next } => (before, next),
+        AppendPlan::Done(outcome) => return Ok(outcome),
     };
     let seq: i64 = conn
         .prepare_cached(

@@ -1,7 +1,7 @@
 //! Storage for customer support: conversations keyed by a random id, each with its customer's
 //! secret (hashed), status, assignee and messages.
 
-use super::{NewSupportMessage, StoreResult};
+use super::{NewSupportMessage, StoreResult, WriteOutcome};
 use crate::protocol::{FromRole, Message, QueueEntry};
 use async_trait::async_trait;
 
@@ -128,10 +128,48 @@ pub(super) struct AfterAppend {
     pub changed: bool,
 }
 
+/// What an append comes to, given what the store found; the same for every store.
+pub(super) enum AppendPlan {
+    /// Nothing to write: no such conversation, a resend, or refused.
+    Done(WriteOutcome),
+    /// Store the message and the conversation's new state.
+    Write {
+        before: SupportConversation,
+        next: AfterAppend,
+    },
+}
+
+/// Plans an append from the conversation as stored (`before`) and the sender's earlier message
+/// with the same `client_msg_id`, if any (`existing`).
+pub(super) fn plan_append(
+    before: Option<SupportConversation>,
+    existing: Option<SupportMessage>,
+    message: &NewSupportMessage,
+) -> AppendPlan {
+    let Some(before) = before else {
+        return AppendPlan::Done(WriteOutcome::SupportChanged {
+            conversation: None,
+            changed: false,
+        });
+    };
+    if let Some(message) = existing {
+        return AppendPlan::Done(WriteOutcome::SupportAppended {
+            message,
+            duplicate: true,
+            conversation: before,
+            status_changed: false,
+        });
+    }
+    match after_append(&before, message) {
+        Ok(next) => AppendPlan::Write { before, next },
+        Err(assignee) => AppendPlan::Done(WriteOutcome::SupportRefused { assignee }),
+    }
+}
+
 /// What a new message does to its conversation, the same for every store: customer messages
 /// reopen a resolved conversation (back in the queue); agent messages claim one nobody has and
 /// are refused (`Err(holder)`) in one another agent holds, unless `take_over`.
-pub(super) fn after_append(
+fn after_append(
     before: &SupportConversation,
     message: &NewSupportMessage,
 ) -> Result<AfterAppend, String> {
