@@ -9,8 +9,7 @@
 
 use super::commands::{self, Reply};
 use super::greeting;
-pub(super) use super::outbound::write;
-use super::outbound::{self, send, Ready, WRITE_TIMEOUT};
+use super::outbound::{self, send, write, Ready, WRITE_TIMEOUT};
 use crate::protocol::limits::{close, MAX_FRAME_BYTES};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::server::auth::CurrentUser;

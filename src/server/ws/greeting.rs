@@ -1,7 +1,8 @@
 //! The first frames of a socket — `hello` and the offline replay for users, the newest page and
 //! status for support customers — and presence announcements when a user comes or goes.
 
-use super::connection::{write, write_message, Connection, Customer, End};
+use super::connection::{write_message, Connection, Customer, End};
+use super::outbound::write;
 use crate::protocol::{ConversationSummary, ServerFrame};
 use crate::server::auth::CurrentUser;
 use crate::server::hub::{customer_key, CloseReason, Outbound};
