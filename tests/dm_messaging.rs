@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_rfc3339_utc, spawn_app};
+use common::{assert_rfc3339_utc, spawn_app, spawn_app_with};
 use confab::protocol::ServerFrame;
 
 #[tokio::test]
@@ -195,4 +195,58 @@ async fn ping_gets_pong_when_sent_any_time() {
         .send_json(serde_json::json!({"type": "ping", "extra": [1, 2]}))
         .await;
     alice.expect("pong").await;
+}
+
+#[tokio::test]
+async fn every_conversation_arrives_in_seq_order_without_gaps_when_many_senders_write_at_once() {
+    const SENDERS: usize = 4;
+    const EACH: u64 = 60;
+    let app = spawn_app_with(|s| s.rate_burst = 1_000).await;
+    let (_, mut zoe) = app.user("zoe").await;
+    let mut senders = Vec::new();
+    for k in 0..SENDERS {
+        senders.push(app.user(&format!("sender{k}")).await.1);
+    }
+    // No waiting between sends: the writer commits them in many batches, and fans out one
+    // batch while it applies the next.
+    for n in 1..=EACH {
+        for (k, sender) in senders.iter_mut().enumerate() {
+            sender
+                .send_dm("zoe", &format!("{k}/{n}"), &format!("s{k}-{n}"))
+                .await;
+        }
+    }
+
+    let at_zoe = zoe.expect_n("message", SENDERS * EACH as usize).await;
+    for k in 0..SENDERS {
+        let peer = format!("sender{k}");
+        let from_peer: Vec<(u64, String)> = at_zoe
+            .iter()
+            .filter(|m| m["peer"] == peer.as_str())
+            .map(|m| {
+                (
+                    m["seq"].as_u64().unwrap(),
+                    m["body"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        let expected: Vec<(u64, String)> = (1..=EACH).map(|n| (n, format!("{k}/{n}"))).collect();
+        assert_eq!(
+            from_peer, expected,
+            "{peer}'s messages in send order, seq 1, 2, 3…"
+        );
+    }
+    for (k, sender) in senders.iter_mut().enumerate() {
+        let accepted = sender.expect_n("accepted", EACH as usize).await;
+        let mut seqs: Vec<u64> = accepted
+            .iter()
+            .map(|a| a["seq"].as_u64().unwrap())
+            .collect();
+        seqs.sort_unstable();
+        assert_eq!(
+            seqs,
+            (1..=EACH).collect::<Vec<_>>(),
+            "sender{k}: every send accepted once"
+        );
+    }
 }

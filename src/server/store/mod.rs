@@ -142,6 +142,16 @@ pub enum WriteOp {
     },
 }
 
+impl WriteOp {
+    /// A write of the support product (its fan-out may assign conversations).
+    pub fn is_support(&self) -> bool {
+        matches!(
+            self,
+            Self::SupportAppend(_) | Self::SupportChange { .. } | Self::SupportRead { .. }
+        )
+    }
+}
+
 /// What one [`WriteOp`] did.
 #[derive(Debug, Clone)]
 pub enum WriteOutcome {

@@ -5,15 +5,22 @@
 //! fsync for the whole batch — and only then pushes the resulting frames to the hub, in commit
 //! order. So a message is durable before anyone hears of it, and every socket receives the
 //! messages of a conversation in seq order.
+//!
+//! The two stages overlap: while the store applies batch N+1 (statements and fsync, on a
+//! blocking thread), the task fans out batch N. Fan-out stays in commit order, and a batch
+//! whose fan-out may add writes of its own (support assignments) is fanned out first.
+//!
+//! Layout: this file holds the handle and the batching loop; `fan_out.rs` what happens to a
+//! batch after its commit.
 
-use crate::protocol::{ReceiptKind, ServerFrame};
-use crate::server::cluster::event::Mark;
-use crate::server::hub::{Hub, Outbound};
+mod fan_out;
+
+use crate::server::hub::Hub;
 use crate::server::store::{
     Store, StoreError, StoredMessage, SupportConversation, SupportMessage, WriteOp, WriteOutcome,
 };
-use crate::server::support::fanout;
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,6 +69,23 @@ enum Job {
         reply: Option<oneshot::Sender<Result<Written, WriteError>>>,
     },
     Stop(oneshot::Sender<()>),
+}
+
+/// A batch the store has applied (or refused), waiting to be fanned out.
+struct Applied {
+    ops: Vec<WriteOp>,
+    replies: Vec<Reply>,
+    result: Result<Vec<WriteOutcome>, StoreError>,
+}
+
+impl Applied {
+    /// Whether the next batch may be applied before this one is fanned out. Not when the
+    /// fan-out may decide writes the next batch must carry (support assignments, counted
+    /// against what is committed), nor when the batch failed: its writes are then retried
+    /// one by one, and they must commit before anything submitted after them.
+    fn can_overlap(&self) -> bool {
+        self.result.is_ok() && !self.ops.iter().any(WriteOp::is_support)
+    }
 }
 
 /// Handle to the writer task; cheap to clone.
@@ -169,7 +193,13 @@ impl WriterTask {
         let mut closed = false;
         // When the deferred watermarks must be committed at the latest.
         let mut marks_due: Option<Instant> = None;
+        // The last batch applied, not yet fanned out: it is fanned out while the next one is
+        // applied, so the hub's work and the store's (statements, fsync) overlap.
+        let mut pending: Option<Applied> = None;
         loop {
+            if let Some(applied) = pending.take_if(|applied| !applied.can_overlap()) {
+                self.fan_out(applied).await;
+            }
             let stopping = stop.is_some() || closed;
             let mut batch: Vec<(WriteOp, Reply)> =
                 self.carry.drain(..).map(|op| (op, None)).collect();
@@ -178,6 +208,11 @@ impl WriterTask {
                 marks_due = None;
             }
             if batch.is_empty() && !stopping {
+                if let Some(applied) = pending.take() {
+                    // Nothing is waiting to be applied beside it: answer now.
+                    self.fan_out(applied).await;
+                    continue;
+                }
                 let due = marks_due.filter(|_| !self.marks.is_empty());
                 tokio::select! {
                     job = rx.recv() => match job {
@@ -198,7 +233,11 @@ impl WriterTask {
                 }
             }
             if !batch.is_empty() {
-                self.commit(batch).await;
+                let applying = self.apply(batch);
+                pending = Some(match pending.take() {
+                    Some(previous) => tokio::join!(applying, self.fan_out(previous)).0,
+                    None => applying.await,
+                });
             }
             if self.marks.is_empty() {
                 marks_due = None;
@@ -206,6 +245,11 @@ impl WriterTask {
                 marks_due = Some(Instant::now() + MARKS_WAIT);
             }
             if (stop.is_some() || closed) && self.carry.is_empty() && self.marks.is_empty() {
+                if let Some(applied) = pending.take() {
+                    // Its fan-out may leave watermarks or assignments to commit: go round again.
+                    self.fan_out(applied).await;
+                    continue;
+                }
                 if let Some(done) = stop.take() {
                     let _ = done.send(());
                 }
@@ -222,143 +266,24 @@ impl WriterTask {
         }
     }
 
-    async fn commit(&mut self, batch: Vec<(WriteOp, Reply)>) {
-        let (ops, replies): (Vec<WriteOp>, Vec<Reply>) = batch.into_iter().unzip();
-        let started = Instant::now();
-        let applied = self.store.apply_batch(&ops).await;
-        WriterCounts::add(&self.counts.commit_micros, started);
-        self.counts.batches.fetch_add(1, Ordering::Relaxed);
-        self.counts
-            .ops
-            .fetch_add(ops.len() as u64, Ordering::Relaxed);
-        match applied {
-            Ok(outcomes) => {
-                let started = Instant::now();
-                for ((op, reply), outcome) in ops.iter().zip(replies).zip(outcomes) {
-                    let written = self.after_commit(op, outcome).await;
-                    if let Some(reply) = reply {
-                        let _ = reply.send(Ok(written));
-                    }
-                }
-                WriterCounts::add(&self.counts.fan_out_micros, started);
-            }
-            Err(batch_error) if ops.len() > 1 => {
-                // One bad write must not sink the others: retry each alone.
-                tracing::warn!(error = %batch_error, size = ops.len(), "batch failed, retrying one by one");
-                for (op, reply) in ops.into_iter().zip(replies) {
-                    let result = match self.store.apply_batch(std::slice::from_ref(&op)).await {
-                        Ok(mut outcomes) => match outcomes.pop() {
-                            Some(outcome) => Ok(self.after_commit(&op, outcome).await),
-                            None => Err(WriteError::Stopped),
-                        },
-                        Err(e) => {
-                            tracing::error!(error = %e, "write failed");
-                            Err(WriteError::Store(Arc::new(e)))
-                        }
-                    };
-                    if let Some(reply) = reply {
-                        let _ = reply.send(result);
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "write failed");
-                let e = Arc::new(e);
-                for reply in replies.into_iter().flatten() {
-                    let _ = reply.send(Err(WriteError::Store(e.clone())));
-                }
+    /// Applies a batch in the store; the future does not hold the task, so the previous
+    /// batch can be fanned out while it runs.
+    fn apply(&self, batch: Vec<(WriteOp, Reply)>) -> impl Future<Output = Applied> + 'static {
+        let store = self.store.clone();
+        let counts = self.counts.clone();
+        async move {
+            let (ops, replies): (Vec<WriteOp>, Vec<Reply>) = batch.into_iter().unzip();
+            let started = Instant::now();
+            let result = store.apply_batch(&ops).await;
+            WriterCounts::add(&counts.commit_micros, started);
+            counts.batches.fetch_add(1, Ordering::Relaxed);
+            counts.ops.fetch_add(ops.len() as u64, Ordering::Relaxed);
+            Applied {
+                ops,
+                replies,
+                result,
             }
         }
-    }
-
-    /// Pushes the committed write's frames to the hub; returns what the submitter learns.
-    async fn after_commit(&mut self, op: &WriteOp, outcome: WriteOutcome) -> Written {
-        match outcome {
-            WriteOutcome::SupportAppended { .. }
-            | WriteOutcome::SupportChanged { .. }
-            | WriteOutcome::SupportRefused { .. } => {
-                let effects = fanout::Effects {
-                    hub: &self.hub,
-                    store: &*self.store,
-                    max_chats_per_agent: self.max_chats_per_agent,
-                };
-                effects.after_commit(outcome, &mut self.carry).await
-            }
-            WriteOutcome::Marked { advanced_to } if matches!(op, WriteOp::SupportRead { .. }) => {
-                fanout::after_support_read(&self.hub, op, advanced_to);
-                Written::Marked
-            }
-            WriteOutcome::Appended {
-                message,
-                duplicate: true,
-                recipient_delivered_seq,
-            } => Written::Message {
-                delivered: recipient_delivered_seq >= message.seq,
-                message,
-                duplicate: true,
-            },
-            WriteOutcome::Appended { message, .. } => {
-                let delivered = self.fan_out_message(&message);
-                if delivered {
-                    let key = (message.recipient.clone(), message.sender.clone());
-                    let seq = self.marks.entry(key).or_default();
-                    *seq = (*seq).max(message.seq);
-                }
-                Written::Message {
-                    delivered: delivered || self.delivered_elsewhere(&message),
-                    message,
-                    duplicate: false,
-                }
-            }
-            WriteOutcome::Marked { advanced_to } => {
-                if let (Some(seq), Some((reader, peer, kind))) = (advanced_to, watermark_of(op)) {
-                    let receipt = ServerFrame::Receipt {
-                        peer: reader.to_owned(),
-                        kind,
-                        up_to_seq: seq,
-                        conversation_id: None,
-                    };
-                    self.hub
-                        .send_to_user(peer, &Outbound::Frame(receipt.to_json().into()));
-                }
-                Written::Marked
-            }
-        }
-    }
-
-    /// Sends a new message to both parties' sockets; true if the recipient had one.
-    fn fan_out_message(&self, message: &StoredMessage) -> bool {
-        let for_recipient = Outbound::message(
-            Arc::from(message.sender.as_str()),
-            message.seq,
-            ServerFrame::Message(message.to_wire(&message.recipient))
-                .to_json()
-                .into(),
-        );
-        // Another node that hands it over records the delivery itself.
-        let mark = Mark {
-            reader: message.recipient.clone(),
-            peer: message.sender.clone(),
-            up_to_seq: message.seq,
-        };
-        let delivered = self
-            .hub
-            .send_to_user_marking(&message.recipient, &for_recipient, mark)
-            > 0;
-        let for_sender = Outbound::message(
-            Arc::from(message.recipient.as_str()),
-            message.seq,
-            ServerFrame::Message(message.to_wire(&message.sender))
-                .to_json()
-                .into(),
-        );
-        self.hub.send_to_user(&message.sender, &for_sender);
-        delivered
-    }
-
-    /// Whether the recipient is connected to another node (which then marks the delivery).
-    fn delivered_elsewhere(&self, message: &StoredMessage) -> bool {
-        self.hub.reachable_elsewhere(&message.recipient)
     }
 
     /// Commits the deferred watermarks with this batch.
@@ -373,14 +298,5 @@ impl WriterTask {
                 None,
             )
         }));
-    }
-}
-
-/// (reader, peer, kind) of a watermark write.
-fn watermark_of(op: &WriteOp) -> Option<(&str, &str, ReceiptKind)> {
-    match op {
-        WriteOp::MarkDelivered { reader, peer, .. } => Some((reader, peer, ReceiptKind::Delivered)),
-        WriteOp::MarkRead { reader, peer, .. } => Some((reader, peer, ReceiptKind::Read)),
-        _ => None,
     }
 }
