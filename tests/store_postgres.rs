@@ -96,7 +96,10 @@ async fn hammer(
                 let mut seqs = Vec::new();
                 let ops: Vec<WriteOp> = (0..MESSAGES_PER_TASK).map(|i| op(n, t, i)).collect();
                 for batch in ops.chunks(BATCH) {
-                    let outcomes = store.apply_batch(batch).await.expect("batch commits");
+                    let outcomes = store
+                        .apply_batch(batch.into())
+                        .await
+                        .expect("batch commits");
                     for outcome in &outcomes {
                         let (seq, _, duplicate) = appended(outcome);
                         assert!(!duplicate, "every client_msg_id is new");
@@ -192,8 +195,8 @@ async fn at_once(a: &Arc<PgStore>, b: &Arc<PgStore>, op: WriteOp) -> [(u64, Stri
         _ => {}
     }
     let (a, b) = (a.clone(), b.clone());
-    let first = tokio::spawn(async move { a.apply_batch(&[op]).await });
-    let second = tokio::spawn(async move { b.apply_batch(&[other]).await });
+    let first = tokio::spawn(async move { a.apply_batch([op].into()).await });
+    let second = tokio::spawn(async move { b.apply_batch([other].into()).await });
     let first = first.await.unwrap().expect("node a commits");
     let second = second.await.unwrap().expect("node b commits");
     [appended(&first[0]), appended(&second[0])]
@@ -231,8 +234,8 @@ async fn resend_is_stored_once_when_both_nodes_receive_it_at_the_same_time() {
         let op_a = append("carol", "dave", &key);
         let op_b = append("carol", "erin", &key);
         let (a2, b2) = (a.clone(), b.clone());
-        let first = tokio::spawn(async move { a2.apply_batch(&[op_a]).await });
-        let second = tokio::spawn(async move { b2.apply_batch(&[op_b]).await });
+        let first = tokio::spawn(async move { a2.apply_batch([op_a].into()).await });
+        let second = tokio::spawn(async move { b2.apply_batch([op_b].into()).await });
         let first = appended(&first.await.unwrap().expect("node a commits")[0]);
         let second = appended(&second.await.unwrap().expect("node b commits")[0]);
         assert_one_original(round, &[first, second]);

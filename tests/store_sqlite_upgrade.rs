@@ -91,10 +91,13 @@ async fn upgrading_an_old_database_keeps_messages_seqs_and_resend_detection() {
     assert_eq!(pending.iter().map(|m| m.seq).collect::<Vec<_>>(), [3]);
 
     let outcomes = store
-        .apply_batch(&[
-            append("alice", "bob", "resent", "a-2"),
-            append("bob", "alice", "new", "b-2"),
-        ])
+        .apply_batch(
+            [
+                append("alice", "bob", "resent", "a-2"),
+                append("bob", "alice", "new", "b-2"),
+            ]
+            .into(),
+        )
         .await
         .unwrap();
     match &outcomes[0] {

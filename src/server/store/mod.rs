@@ -316,8 +316,9 @@ pub trait Store: AccountStore + SupportStore + Send + Sync + 'static {
     async fn close(&self);
 
     /// Applies the ops in order in one transaction; one outcome per op. If the transaction
-    /// fails, nothing of it is applied.
-    async fn apply_batch(&self, ops: &[WriteOp]) -> StoreResult<Vec<WriteOutcome>>;
+    /// fails, nothing of it is applied. Shared, not borrowed: a store that writes on a thread
+    /// of its own takes the batch along without copying every op.
+    async fn apply_batch(&self, ops: Arc<[WriteOp]>) -> StoreResult<Vec<WriteOutcome>>;
 
     /// The user's conversations, most recently active first.
     async fn conversations(&self, user: &str) -> StoreResult<Vec<ConversationRow>>;

@@ -14,7 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
 use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub struct PgStore {
@@ -81,10 +81,10 @@ impl Store for PgStore {
         self.pool.close().await;
     }
 
-    async fn apply_batch(&self, ops: &[WriteOp]) -> StoreResult<Vec<WriteOutcome>> {
+    async fn apply_batch(&self, ops: Arc<[WriteOp]>) -> StoreResult<Vec<WriteOutcome>> {
         let mut attempt = 1;
         loop {
-            match self.try_batch(ops).await {
+            match self.try_batch(&ops).await {
                 Err(e) if attempt < BATCH_ATTEMPTS && is_retryable(&e) => {
                     tracing::debug!(error = ?e, attempt, "batch conflicted with another node, retrying");
                     // 5, 10, 20 … 160 ms, plus jitter so two nodes do not collide again in step.

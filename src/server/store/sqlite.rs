@@ -14,7 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub struct SqliteStore {
@@ -86,7 +86,7 @@ impl Store for SqliteStore {
         self.pool.close().await;
     }
 
-    async fn apply_batch(&self, ops: &[WriteOp]) -> StoreResult<Vec<WriteOutcome>> {
+    async fn apply_batch(&self, ops: Arc<[WriteOp]>) -> StoreResult<Vec<WriteOutcome>> {
         self.writer.apply(ops).await
     }
 

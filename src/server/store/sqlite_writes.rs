@@ -80,9 +80,8 @@ impl SqliteWriter {
     }
 
     /// Applies the ops in order in one transaction; nothing of it is applied if it fails.
-    pub(super) async fn apply(&self, ops: &[WriteOp]) -> StoreResult<Vec<WriteOutcome>> {
+    pub(super) async fn apply(&self, ops: Arc<[WriteOp]>) -> StoreResult<Vec<WriteOutcome>> {
         let inner = self.inner.clone();
-        let ops = ops.to_vec();
         tokio::task::spawn_blocking(move || {
             // A panic inside a transaction rolled it back while unwinding, so the connection
             // is still usable.

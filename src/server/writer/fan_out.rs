@@ -32,10 +32,10 @@ impl WriterTask {
             Err(batch_error) if ops.len() > 1 => {
                 // One bad write must not sink the others: retry each alone.
                 tracing::warn!(error = %batch_error, size = ops.len(), "batch failed, retrying one by one");
-                for (op, reply) in ops.into_iter().zip(replies) {
-                    let result = match self.store.apply_batch(std::slice::from_ref(&op)).await {
+                for (op, reply) in ops.iter().zip(replies) {
+                    let result = match self.store.apply_batch(Arc::from([op.clone()])).await {
                         Ok(mut outcomes) => match outcomes.pop() {
-                            Some(outcome) => Ok(self.after_commit(&op, outcome).await),
+                            Some(outcome) => Ok(self.after_commit(op, outcome).await),
                             None => Err(WriteError::Stopped),
                         },
                         Err(e) => {

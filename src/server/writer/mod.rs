@@ -73,7 +73,7 @@ enum Job {
 
 /// A batch the store has applied (or refused), waiting to be fanned out.
 struct Applied {
-    ops: Vec<WriteOp>,
+    ops: Arc<[WriteOp]>,
     replies: Vec<Reply>,
     result: Result<Vec<WriteOutcome>, StoreError>,
 }
@@ -273,8 +273,9 @@ impl WriterTask {
         let counts = self.counts.clone();
         async move {
             let (ops, replies): (Vec<WriteOp>, Vec<Reply>) = batch.into_iter().unzip();
+            let ops: Arc<[WriteOp]> = ops.into();
             let started = Instant::now();
-            let result = store.apply_batch(&ops).await;
+            let result = store.apply_batch(ops.clone()).await;
             WriterCounts::add(&counts.commit_micros, started);
             counts.batches.fetch_add(1, Ordering::Relaxed);
             counts.ops.fetch_add(ops.len() as u64, Ordering::Relaxed);
