@@ -121,3 +121,41 @@ async fn healthz_and_readyz_answer_200_when_the_server_is_up() {
         metrics.text
     );
 }
+
+#[tokio::test]
+async fn metrics_count_every_commit_in_a_commit_time_histogram_when_messages_are_sent() {
+    let app = spawn_app().await;
+    let (_, mut alice) = app.user("alice").await;
+    let _bob = app.user("bob").await;
+    for n in 0..3 {
+        // One at a time: each waits for its commit, so each is a batch of its own.
+        alice.dm("bob", "hi", &format!("c-{n}")).await;
+    }
+
+    let text = app.get("/metrics", None).await.text;
+    let value = |line_start: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(line_start))
+            .unwrap_or_else(|| panic!("no {line_start} in {text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert!(text.contains("# TYPE confab_writer_commit_seconds histogram"));
+    let buckets: Vec<f64> = ["0.001", "0.002", "0.005", "0.01", "0.02", "0.05", "+Inf"]
+        .iter()
+        .map(|le| {
+            value(&format!(
+                "confab_writer_commit_seconds_bucket{{le=\"{le}\"}} "
+            ))
+        })
+        .collect();
+    let count = value("confab_writer_commit_seconds_count ");
+    assert!(count >= 3.0, "three sends, three commits at least: {text}");
+    assert!(
+        buckets.windows(2).all(|w| w[0] <= w[1]),
+        "cumulative buckets: {buckets:?}"
+    );
+    assert_eq!(buckets[6], count, "+Inf holds every commit");
+    assert!(value("confab_writer_commit_seconds_sum ") > 0.0);
+}

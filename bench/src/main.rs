@@ -21,6 +21,7 @@ mod servers;
 mod suite;
 mod table;
 mod util;
+mod writer_window;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -3,6 +3,7 @@
 use crate::protocol::limits::{close, MAX_FRAME_BYTES};
 use crate::protocol::{ApiErrorBody, ErrorCode};
 use crate::server::state::AppState;
+use crate::server::writer::{WriterCounts, COMMIT_BUCKETS_MS};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -127,6 +128,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             load(&writer.fan_out_micros),
         ),
     ]);
+    let mut text = String::new();
+    for (name, kind, value) in samples.drain(..) {
+        text.push_str(&format!("# TYPE {name} {kind}\n{name} {value}\n"));
+    }
+    text.push_str(&commit_histogram(writer));
     if let Some(bus) = state.hub.bus() {
         samples.extend([
             (
@@ -139,11 +145,27 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             ("confab_bus_up", "gauge", u64::from(bus.is_up())),
         ]);
     }
-    let text: String = samples
-        .into_iter()
-        .map(|(name, kind, value)| format!("# TYPE {name} {kind}\n{name} {value}\n"))
-        .collect();
+    for (name, kind, value) in samples {
+        text.push_str(&format!("# TYPE {name} {kind}\n{name} {value}\n"));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// The writer's commit times as a Prometheus histogram (`le` in seconds, cumulative).
+fn commit_histogram(writer: &WriterCounts) -> String {
+    const NAME: &str = "confab_writer_commit_seconds";
+    let mut text = format!("# TYPE {NAME} histogram\n");
+    let mut cumulative = 0;
+    for (n, count) in writer.commit_buckets.iter().enumerate() {
+        cumulative += count.load(Ordering::Relaxed);
+        let le = COMMIT_BUCKETS_MS
+            .get(n)
+            .map_or("+Inf".to_owned(), |ms| format!("{}", *ms as f64 / 1000.0));
+        text.push_str(&format!("{NAME}_bucket{{le=\"{le}\"}} {cumulative}\n"));
+    }
+    let sum = writer.commit_micros.load(Ordering::Relaxed) as f64 / 1e6;
+    text.push_str(&format!("{NAME}_sum {sum}\n{NAME}_count {cumulative}\n"));
+    text
 }
 
 /// Echoes each text frame back, as the seed's first example did.

@@ -5,6 +5,7 @@
 use crate::clients::{body, parse, sent_ns, Incoming, Target, Ws};
 use crate::scenarios::{bar, done};
 use crate::util::{histogram, ms, now_ns};
+use crate::writer_window::WriterWindow;
 use anyhow::{bail, Context};
 use futures_util::stream::{self, StreamExt};
 use futures_util::SinkExt;
@@ -35,6 +36,8 @@ pub struct LoopResult {
     pub generator_cpu_pct: Option<f64>,
     pub error_frames: u64,
     pub broken_pairs: usize,
+    /// Confab only: the writer's batches and commit times in the window.
+    pub writer: Option<WriterWindow>,
     pub first_problem: Option<String>,
 }
 
@@ -101,6 +104,8 @@ pub async fn run(
         }));
     }
     let cpu = CpuWindow::start(target.server_pids.clone(), measure_from, end);
+    let writer = (target.kind == crate::clients::Kind::Confab)
+        .then(|| WriterWindow::start(target.addr, measure_from, end));
     let ticker = {
         let (pb, counter, label) = (pb.clone(), counter.clone(), label.to_owned());
         tokio::spawn(async move {
@@ -139,6 +144,10 @@ pub async fn run(
     }
     let secs = measure.as_secs_f64();
     let (server_cpu, generator_cpu) = cpu.await.unwrap_or((None, None));
+    let writer = match writer {
+        Some(task) => task.await.ok().flatten(),
+        None => None,
+    };
     let result = LoopResult {
         server_cpu_pct: server_cpu.map(|c| 100.0 * c / secs),
         server_cpu_us_per_msg: server_cpu.map(|c| c * 1e6 / delivered.max(1) as f64),
@@ -155,6 +164,7 @@ pub async fn run(
         error_frames: errors,
         broken_pairs: broken,
         first_problem: problem,
+        writer,
     };
     done(
         &pb,
@@ -165,6 +175,9 @@ pub async fn run(
             result.server_cpu_pct.unwrap_or(f64::NAN), result.generator_cpu_pct.unwrap_or(f64::NAN)
         ),
     );
+    if let Some(writer) = &result.writer {
+        eprintln!("[{server}] {label} {}", writer.summary());
+    }
     Ok(result)
 }
 

@@ -102,13 +102,31 @@ pub struct WriterCounts {
     pub ops: AtomicU64,
     /// Time in the store (statements and the commit's fsync).
     pub commit_micros: AtomicU64,
+    /// Batches by how long the store took, one count per [`COMMIT_BUCKETS_MS`] bound and one
+    /// for slower: the slow tail (a checkpoint or a contended fsync inside a commit) delays
+    /// every message of its batch, and totals alone hide it.
+    pub commit_buckets: [AtomicU64; COMMIT_BUCKETS_MS.len() + 1],
     /// Time handing committed writes to sockets and the bus.
     pub fan_out_micros: AtomicU64,
 }
 
+/// Upper bounds (ms) of the commit-time buckets in `/metrics`.
+pub const COMMIT_BUCKETS_MS: [u64; 6] = [1, 2, 5, 10, 20, 50];
+
 impl WriterCounts {
-    fn add(counter: &AtomicU64, since: Instant) {
-        counter.fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
+    fn add(counter: &AtomicU64, since: Instant) -> u64 {
+        let micros = since.elapsed().as_micros() as u64;
+        counter.fetch_add(micros, Ordering::Relaxed);
+        micros
+    }
+
+    fn add_commit(&self, since: Instant) {
+        let micros = Self::add(&self.commit_micros, since);
+        let bucket = COMMIT_BUCKETS_MS
+            .iter()
+            .position(|&bound| micros <= bound * 1000)
+            .unwrap_or(COMMIT_BUCKETS_MS.len());
+        self.commit_buckets[bucket].fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -276,7 +294,7 @@ impl WriterTask {
             let ops: Arc<[WriteOp]> = ops.into();
             let started = Instant::now();
             let result = store.apply_batch(ops.clone()).await;
-            WriterCounts::add(&counts.commit_micros, started);
+            counts.add_commit(started);
             counts.batches.fetch_add(1, Ordering::Relaxed);
             counts.ops.fetch_add(ops.len() as u64, Ordering::Relaxed);
             Applied {
