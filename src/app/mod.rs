@@ -35,6 +35,7 @@ pub mod model;
 pub mod notice;
 pub mod sidebar;
 pub mod socket;
+pub mod sort;
 pub mod support_chat;
 pub mod support_page;
 pub mod support_thread;
