@@ -247,7 +247,9 @@ fn TransferForm(id: String) -> impl IntoView {
                 data-testid="transfer-input"
             />
             <datalist id=list_id>
-                <For each=move || agents.get() key=|a| a.clone() children=|a| view! { <option value=a></option> }/>
+                // Not a keyed <For>: options hold no state, so rebuilding them in place is the
+                // same, without another copy of the keyed-list code in the bundle.
+                {move || agents.get().into_iter().map(|a| view! { <option value=a></option> }).collect_view()}
             </datalist>
             <button type="submit" class="ghost small" data-testid="transfer">
                 "Transfer"
