@@ -12,6 +12,7 @@ use super::agent_console::Console;
 use super::composer::ComposerBox;
 use super::conversation::{NoticeStack, TypingLine};
 use super::messages::{ListFeed, MessageView};
+use super::reactive::effect;
 use super::sidebar::Avatar;
 use super::support_thread::SupportStatus;
 use super::thread::HistoryState;
@@ -26,7 +27,7 @@ pub fn SupportPane(id: String) -> impl IntoView {
     let id = StoredValue::new(id);
 
     // Report what is read: re-runs on every change while in front and visible.
-    Effect::new(move |_| {
+    effect(move || {
         let visible = console.visible.get();
         let target = console
             .model

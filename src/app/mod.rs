@@ -33,6 +33,7 @@ pub mod login;
 pub mod messages;
 pub mod model;
 pub mod notice;
+pub mod reactive;
 pub mod sidebar;
 pub mod socket;
 pub mod sort;
