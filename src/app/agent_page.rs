@@ -13,7 +13,7 @@ use super::agent_console::Console;
 use super::agent_conversation::SupportPane;
 use super::agent_queue::{QueuePanel, TabStrip};
 use super::chat_page::{gloo_sleep, Splash};
-use super::reactive::effect;
+use super::reactive::{effect, track_page_visibility};
 use super::sidebar::{CurrentUser, SignOutButton};
 use super::{api, socket};
 use crate::protocol::Me;
@@ -92,13 +92,10 @@ pub fn AgentPage() -> impl IntoView {
     on_cleanup(socket::stop);
 
     // `read` is only sent while the page is visible; the clock ticks every second.
+    track_page_visibility(console.visible);
     effect(move || {
-        let set_visible = move || console.visible.set(!document().hidden());
-        set_visible();
-        let handle = window_event_listener_untyped("visibilitychange", move |_| set_visible());
         let tick = set_interval_with_handle(move || console.tick(), Duration::from_secs(1)).ok();
         on_cleanup(move || {
-            handle.remove();
             if let Some(tick) = tick {
                 tick.clear();
             }

@@ -8,7 +8,7 @@
 use super::chat::Chat;
 use super::conversation::ConversationView;
 use super::notice::NoticeKind;
-use super::reactive::effect;
+use super::reactive::{effect, track_page_visibility};
 use super::sidebar::Sidebar;
 use super::{api, socket};
 use crate::protocol::Username;
@@ -71,15 +71,7 @@ pub fn ChatPage() -> impl IntoView {
     on_cleanup(socket::stop);
 
     // `read` is only sent while the page is visible.
-    effect(move || {
-        let set_visible = move || {
-            let hidden = document().hidden();
-            chat.visible.set(!hidden);
-        };
-        set_visible();
-        let handle = window_event_listener_untyped("visibilitychange", move |_| set_visible());
-        on_cleanup(move || handle.remove());
-    });
+    track_page_visibility(chat.visible);
 
     let sign_out = Callback::new(move |_: ()| {
         chat.disconnect();

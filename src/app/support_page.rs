@@ -14,7 +14,7 @@ use super::composer::ComposerBox;
 use super::connection_badge::ConnectionBadge;
 use super::conversation::{NoticeStack, TypingLine};
 use super::messages::{ListFeed, MessageView};
-use super::reactive::effect;
+use super::reactive::{effect, track_page_visibility};
 use super::socket;
 use super::support_chat::{Phase, SupportChat};
 use super::support_thread::SupportStatus;
@@ -39,12 +39,7 @@ pub fn SupportPage() -> impl IntoView {
 
     effect(move || chat.boot());
     on_cleanup(socket::stop);
-    effect(move || {
-        let set_visible = move || chat.visible.set(!document().hidden());
-        set_visible();
-        let handle = window_event_listener_untyped("visibilitychange", move |_| set_visible());
-        on_cleanup(move || handle.remove());
-    });
+    track_page_visibility(chat.visible);
     // Report what is read: re-runs on every change while the page is visible.
     effect(move || {
         let visible = chat.visible.get();
