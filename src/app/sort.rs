@@ -28,7 +28,7 @@ mod tests {
     fn sorts_like_sort_by_and_keeps_equal_items_in_order() {
         let items = vec![(3, 'a'), (1, 'b'), (3, 'c'), (0, 'd'), (1, 'e')];
         let mut expected = items.clone();
-        expected.sort_by(|a, b| b.0.cmp(&a.0));
+        expected.sort_by_key(|item| std::cmp::Reverse(item.0));
         assert_eq!(sorted_by(items, |a, b| b.0.cmp(&a.0)), expected);
         assert_eq!(sorted_by(Vec::<u8>::new(), Ord::cmp), Vec::<u8>::new());
     }
