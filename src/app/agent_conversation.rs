@@ -12,6 +12,7 @@ use super::agent_console::Console;
 use super::composer::ComposerBox;
 use super::conversation::{NoticeStack, TypingLine};
 use super::messages::{ListFeed, MessageView};
+use super::reactive::effect;
 use super::sidebar::Avatar;
 use super::support_thread::SupportStatus;
 use super::thread::HistoryState;
@@ -26,7 +27,7 @@ pub fn SupportPane(id: String) -> impl IntoView {
     let id = StoredValue::new(id);
 
     // Report what is read: re-runs on every change while in front and visible.
-    Effect::new(move |_| {
+    effect(move || {
         let visible = console.visible.get();
         let target = console
             .model
@@ -247,7 +248,9 @@ fn TransferForm(id: String) -> impl IntoView {
                 data-testid="transfer-input"
             />
             <datalist id=list_id>
-                <For each=move || agents.get() key=|a| a.clone() children=|a| view! { <option value=a></option> }/>
+                // Not a keyed <For>: options hold no state, so rebuilding them in place is the
+                // same, without another copy of the keyed-list code in the bundle.
+                {move || agents.get().into_iter().map(|a| view! { <option value=a></option> }).collect_view()}
             </datalist>
             <button type="submit" class="ghost small" data-testid="transfer">
                 "Transfer"

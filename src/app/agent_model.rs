@@ -7,6 +7,7 @@
 //! tests are in `agent_model_tests.rs`.
 
 use super::notice::{NoticeBoard, NoticeKind};
+use super::sort::sorted_by;
 use super::support_thread::{Side, SupportStatus, SupportThread};
 use super::thread::HistoryState;
 use crate::protocol::{ClientFrame, ErrorCode, FromRole, Message, QueueEntry};
@@ -295,25 +296,25 @@ impl AgentModel {
     /// The queue rows of a tab: waiting ones oldest first (first come, first served), the
     /// others most recent activity first.
     pub fn rows(&self, filter: Filter, now: f64) -> Vec<QueueRow> {
-        let mut entries: Vec<&QueueEntry> = self
+        let entries: Vec<&QueueEntry> = self
             .queue
             .values()
             .filter(|e| filter.matches(e, &self.me))
             .collect();
-        if filter == Filter::Waiting {
-            entries.sort_by(|a, b| {
+        let entries = if filter == Filter::Waiting {
+            sorted_by(entries, |a, b| {
                 let key = |e: &QueueEntry| e.waiting_since.clone().unwrap_or_default();
                 key(a)
                     .cmp(&key(b))
                     .then_with(|| a.conversation_id.cmp(&b.conversation_id))
-            });
+            })
         } else {
-            entries.sort_by(|a, b| {
+            sorted_by(entries, |a, b| {
                 activity(b)
                     .cmp(activity(a))
                     .then_with(|| a.conversation_id.cmp(&b.conversation_id))
-            });
-        }
+            })
+        };
         entries
             .into_iter()
             .map(|e| QueueRow {
@@ -349,14 +350,14 @@ impl AgentModel {
 
     /// Agents this console has seen (assignees and me), for the transfer field's suggestions.
     pub fn known_agents(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
+        let names: Vec<String> = self
             .queue
             .values()
             .filter_map(|e| e.assignee.clone())
             .chain(std::iter::once(self.me.clone()))
             .filter(|n| !n.is_empty())
             .collect();
-        names.sort();
+        let mut names = sorted_by(names, Ord::cmp);
         names.dedup();
         names
     }

@@ -13,6 +13,7 @@ use super::agent_console::Console;
 use super::agent_conversation::SupportPane;
 use super::agent_queue::{QueuePanel, TabStrip};
 use super::chat_page::{gloo_sleep, Splash};
+use super::reactive::{effect, track_page_visibility};
 use super::sidebar::{CurrentUser, SignOutButton};
 use super::{api, socket};
 use crate::protocol::Me;
@@ -62,7 +63,7 @@ pub fn AgentPage() -> impl IntoView {
     };
 
     // Browser only: who is signed in? An agent gets the console. Network trouble: keep trying.
-    Effect::new(move |_| {
+    effect(move || {
         let to_login = to_login.clone();
         leptos::task::spawn_local(async move {
             let mut wait_ms = 1_000u64;
@@ -91,13 +92,10 @@ pub fn AgentPage() -> impl IntoView {
     on_cleanup(socket::stop);
 
     // `read` is only sent while the page is visible; the clock ticks every second.
-    Effect::new(move |_| {
-        let set_visible = move || console.visible.set(!document().hidden());
-        set_visible();
-        let handle = window_event_listener_untyped("visibilitychange", move |_| set_visible());
+    track_page_visibility(console.visible);
+    effect(move || {
         let tick = set_interval_with_handle(move || console.tick(), Duration::from_secs(1)).ok();
         on_cleanup(move || {
-            handle.remove();
             if let Some(tick) = tick {
                 tick.clear();
             }
@@ -105,7 +103,7 @@ pub fn AgentPage() -> impl IntoView {
     });
 
     // The conversation in the URL is open in a tab (once the console has started).
-    Effect::new(move |_| {
+    effect(move || {
         let started = console.me.with(Option::is_some);
         if let (true, Some(id)) = (started, active.get()) {
             console.open(&id);

@@ -17,14 +17,14 @@ pub const NETWORK_ERROR: &str = "Cannot reach the server. Check your connection 
 pub async fn me() -> Result<Option<Me>, String> {
     #[cfg(feature = "hydrate")]
     {
-        let resp = gloo_net::http::Request::get("/api/me")
-            .send()
-            .await
+        let request = gloo_net::http::Request::get("/api/me")
+            .build()
             .map_err(|_| NETWORK_ERROR.to_owned())?;
-        match resp.status() {
-            200 => resp.json::<Me>().await.map(Some).map_err(|e| e.to_string()),
+        let answer = Answer::of(request).await?;
+        match answer.status {
+            200 => answer.json::<Me>().map(Some),
             401 => Ok(None),
-            _ => Err(error_message(&resp).await),
+            _ => Err(answer.error_message()),
         }
     }
     #[cfg(not(feature = "hydrate"))]
@@ -47,15 +47,15 @@ pub async fn register(credentials: &Credentials) -> Result<Me, String> {
 pub async fn logout() -> Result<(), String> {
     #[cfg(feature = "hydrate")]
     {
-        let resp = gloo_net::http::Request::post("/api/logout")
-            .send()
-            .await
+        let request = gloo_net::http::Request::post("/api/logout")
+            .build()
             .map_err(|_| NETWORK_ERROR.to_owned())?;
+        let answer = Answer::of(request).await?;
         // 401: the session was already gone, which is what signing out wants anyway.
-        if resp.ok() || resp.status() == 401 {
+        if answer.ok() || answer.status == 401 {
             Ok(())
         } else {
-            Err(error_message(&resp).await)
+            Err(answer.error_message())
         }
     }
     #[cfg(not(feature = "hydrate"))]
@@ -70,18 +70,14 @@ pub async fn logout() -> Result<(), String> {
 pub async fn support_start(name: Option<String>) -> Result<SupportStarted, String> {
     #[cfg(feature = "hydrate")]
     {
-        let resp = gloo_net::http::Request::post("/api/support/start")
+        let request = gloo_net::http::Request::post("/api/support/start")
             .json(&SupportStart { name })
-            .map_err(|e| e.to_string())?
-            .send()
-            .await
-            .map_err(|_| NETWORK_ERROR.to_owned())?;
-        if resp.ok() {
-            resp.json::<SupportStarted>()
-                .await
-                .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        let answer = Answer::of(request).await?;
+        if answer.ok() {
+            answer.json::<SupportStarted>()
         } else {
-            Err(error_message(&resp).await)
+            Err(answer.error_message())
         }
     }
     #[cfg(not(feature = "hydrate"))]
@@ -95,16 +91,14 @@ pub async fn support_start(name: Option<String>) -> Result<SupportStarted, Strin
 async fn post_credentials(url: &str, credentials: &Credentials) -> Result<Me, String> {
     #[cfg(feature = "hydrate")]
     {
-        let resp = gloo_net::http::Request::post(url)
+        let request = gloo_net::http::Request::post(url)
             .json(credentials)
-            .map_err(|e| e.to_string())?
-            .send()
-            .await
-            .map_err(|_| NETWORK_ERROR.to_owned())?;
-        if resp.ok() {
-            resp.json::<Me>().await.map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        let answer = Answer::of(request).await?;
+        if answer.ok() {
+            answer.json::<Me>()
         } else {
-            Err(error_message(&resp).await)
+            Err(answer.error_message())
         }
     }
     #[cfg(not(feature = "hydrate"))]
@@ -113,12 +107,42 @@ async fn post_credentials(url: &str, credentials: &Credentials) -> Result<Me, St
     }
 }
 
-/// The human message of a failed response, from its `{"error": {...}}` body when it has one.
+/// A response read to the end. Every call goes through this one `async fn` (one copy of the
+/// fetch-and-read code in the bundle), and bodies are decoded afterwards, synchronously.
 #[cfg(feature = "hydrate")]
-async fn error_message(resp: &gloo_net::http::Response) -> String {
-    match resp.json::<ApiErrorBody>().await {
-        Ok(body) => body.error.message,
-        Err(_) => format!("Unexpected answer from the server ({}).", resp.status()),
+struct Answer {
+    status: u16,
+    /// The body text, or why it could not be read.
+    body: Result<String, String>,
+}
+
+#[cfg(feature = "hydrate")]
+impl Answer {
+    /// Sends `request` and reads the whole answer.
+    async fn of(request: gloo_net::http::Request) -> Result<Self, String> {
+        let resp = request.send().await.map_err(|_| NETWORK_ERROR.to_owned())?;
+        Ok(Self {
+            status: resp.status(),
+            body: resp.text().await.map_err(|e| e.to_string()),
+        })
+    }
+
+    /// A success status (200–299).
+    fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as JSON of type `T`.
+    fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_str(self.body.as_ref()?).map_err(|e| e.to_string())
+    }
+
+    /// The human message of a failed response, from its `{"error": {...}}` body when it has one.
+    fn error_message(&self) -> String {
+        match self.json::<ApiErrorBody>() {
+            Ok(body) => body.error.message,
+            Err(_) => format!("Unexpected answer from the server ({}).", self.status),
+        }
     }
 }
 

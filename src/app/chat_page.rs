@@ -8,6 +8,7 @@
 use super::chat::Chat;
 use super::conversation::ConversationView;
 use super::notice::NoticeKind;
+use super::reactive::{effect, track_page_visibility};
 use super::sidebar::Sidebar;
 use super::{api, socket};
 use crate::protocol::Username;
@@ -46,7 +47,7 @@ pub fn ChatPage() -> impl IntoView {
     };
 
     // Browser only: who is signed in? Then connect. Network trouble: keep trying.
-    Effect::new(move |_| {
+    effect(move || {
         let to_login = to_login.clone();
         leptos::task::spawn_local(async move {
             let mut wait_ms = 1_000u64;
@@ -70,15 +71,7 @@ pub fn ChatPage() -> impl IntoView {
     on_cleanup(socket::stop);
 
     // `read` is only sent while the page is visible.
-    Effect::new(move |_| {
-        let set_visible = move || {
-            let hidden = document().hidden();
-            chat.visible.set(!hidden);
-        };
-        set_visible();
-        let handle = window_event_listener_untyped("visibilitychange", move |_| set_visible());
-        on_cleanup(move || handle.remove());
-    });
+    track_page_visibility(chat.visible);
 
     let sign_out = Callback::new(move |_: ()| {
         chat.disconnect();

@@ -8,6 +8,7 @@
 //! sends `typing` (at most every two seconds).
 
 use super::chat::Chat;
+use super::reactive::effect;
 use crate::protocol::limits::MAX_BODY_CHARS;
 use leptos::html;
 use leptos::prelude::*;
@@ -62,7 +63,7 @@ pub fn ComposerBox(
             cb.run(value);
         }
     };
-    Effect::new(move |_| {
+    effect(move || {
         if let Some(el) = textarea.get() {
             let wide = window()
                 .inner_width()

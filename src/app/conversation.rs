@@ -8,6 +8,7 @@ use super::chat::Chat;
 use super::composer::Composer;
 use super::messages::MessageList;
 use super::notice::{Notice, NoticeKind};
+use super::reactive::effect;
 use super::sidebar::Avatar;
 use super::util::now_ms;
 use leptos::prelude::*;
@@ -19,9 +20,9 @@ pub fn ConversationView(peer: String) -> impl IntoView {
 
     // Browser only: create the conversation if new and fetch its newest page.
     // If the socket is not up yet, the request goes out after its `hello`.
-    Effect::new(move |_| peer.with_value(|p| chat.open(p)));
+    effect(move || peer.with_value(|p| chat.open(p)));
     // Report what is read: re-runs on every change while open and visible.
-    Effect::new(move |_| {
+    effect(move || {
         let visible = chat.visible.get();
         let target = chat
             .model

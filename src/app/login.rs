@@ -7,6 +7,7 @@
 //! never fall back to a native (URL-leaking) submission.
 
 use super::api;
+use super::reactive::effect;
 use crate::protocol::limits::{PASSWORD_MAX, PASSWORD_MIN};
 use crate::protocol::{Credentials, Username};
 use leptos::html;
@@ -67,7 +68,7 @@ pub fn LoginPage() -> impl IntoView {
 
     // Browser only: already signed in? Then straight to the app.
     let go_home = navigate.clone();
-    Effect::new(move |_| {
+    effect(move || {
         hydrated.set(true);
         let go_home = go_home.clone();
         leptos::task::spawn_local(async move {

@@ -9,6 +9,7 @@
 //! Bodies are text nodes, never HTML: `<b>x</b>` shows as typed.
 
 use super::chat::Chat;
+use super::reactive::effect;
 use super::thread::{HistoryState, Row};
 use super::util::time_labels;
 use leptos::either::EitherOf4;
@@ -105,7 +106,7 @@ pub fn MessageView(
             .collect::<Vec<ShownRow>>()
     });
     // After the rows change (and the DOM with them), put the scroll position where it belongs.
-    Effect::new(move |_| {
+    effect(move || {
         rows.track();
         let loading_older = state.with(|s| s.2);
         // The list may be gone by the next frame (another conversation opened): then there is

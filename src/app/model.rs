@@ -10,6 +10,7 @@
 //! copy by `client_msg_id`.
 
 use super::notice::NoticeBoard;
+use super::sort::sorted_by;
 use super::thread::{hole_to_fill, Conversation, HistoryState, ListItem, PendingMsg, StoredMsg};
 use crate::protocol::ClientFrame;
 use std::collections::HashMap;
@@ -58,18 +59,19 @@ impl Model {
 
     /// The conversation list, most recent activity first.
     pub fn list(&self, now: f64) -> Vec<ListItem> {
-        let mut convs: Vec<&Conversation> = self.conversations.values().collect();
-        convs.sort_by(|a, b| b.rank.cmp(&a.rank).then_with(|| a.peer.cmp(&b.peer)));
-        convs
-            .into_iter()
-            .map(|c| ListItem {
-                peer: c.peer.clone(),
-                online: c.online,
-                unread: c.unread,
-                preview: c.preview(&self.me),
-                typing: self.is_typing(&c.peer, now),
-            })
-            .collect()
+        let convs: Vec<&Conversation> = self.conversations.values().collect();
+        sorted_by(convs, |a, b| {
+            b.rank.cmp(&a.rank).then_with(|| a.peer.cmp(&b.peer))
+        })
+        .into_iter()
+        .map(|c| ListItem {
+            peer: c.peer.clone(),
+            online: c.online,
+            unread: c.unread,
+            preview: c.preview(&self.me),
+            typing: self.is_typing(&c.peer, now),
+        })
+        .collect()
     }
 
     pub fn is_typing(&self, peer: &str, now: f64) -> bool {
@@ -149,8 +151,8 @@ impl Model {
     /// message with its original `client_msg_id` (the server answers a duplicate with the
     /// original `accepted`).
     pub fn resume_frames(&self) -> Vec<ClientFrame> {
-        let mut peers: Vec<&Conversation> = self.conversations.values().collect();
-        peers.sort_by_key(|c| std::cmp::Reverse(c.rank));
+        let peers: Vec<&Conversation> = self.conversations.values().collect();
+        let peers = sorted_by(peers, |a, b| b.rank.cmp(&a.rank));
         let mut frames = Vec::new();
         for conv in &peers {
             if let Some(after_seq) = conv.newest_seq() {

@@ -14,6 +14,7 @@ use super::composer::ComposerBox;
 use super::connection_badge::ConnectionBadge;
 use super::conversation::{NoticeStack, TypingLine};
 use super::messages::{ListFeed, MessageView};
+use super::reactive::{effect, track_page_visibility};
 use super::socket;
 use super::support_chat::{Phase, SupportChat};
 use super::support_thread::SupportStatus;
@@ -36,16 +37,11 @@ pub fn SupportPage() -> impl IntoView {
     let chat = SupportChat::new();
     provide_context(chat);
 
-    Effect::new(move |_| chat.boot());
+    effect(move || chat.boot());
     on_cleanup(socket::stop);
-    Effect::new(move |_| {
-        let set_visible = move || chat.visible.set(!document().hidden());
-        set_visible();
-        let handle = window_event_listener_untyped("visibilitychange", move |_| set_visible());
-        on_cleanup(move || handle.remove());
-    });
+    track_page_visibility(chat.visible);
     // Report what is read: re-runs on every change while the page is visible.
-    Effect::new(move |_| {
+    effect(move || {
         let visible = chat.visible.get();
         let target = chat.thread.with(|t| t.read_target());
         if visible && target.is_some() && chat.phase.get() == Phase::Chatting {
@@ -75,7 +71,7 @@ fn Welcome() -> impl IntoView {
     let chat = expect_context::<SupportChat>();
     let name_ref = NodeRef::<html::Input>::new();
     let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    effect(move || hydrated.set(true));
     let starting = move || chat.phase.get() == Phase::Starting;
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

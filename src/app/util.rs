@@ -75,10 +75,19 @@ pub fn time_labels(sent_at: &str) -> (String, String) {
 
 /// The first letter of a name, upper-cased, for avatars.
 pub fn initial(name: &str) -> String {
-    name.chars()
-        .next()
-        .map(|c| c.to_uppercase().collect())
-        .unwrap_or_default()
+    let Some(first) = name.chars().next() else {
+        return String::new();
+    };
+    // In the browser, its own Unicode case mapping (the same rules as `char::to_uppercase`), so
+    // the bundle does not carry Rust's case tables.
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::JsString::from(first).to_upper_case().into()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        first.to_uppercase().collect()
+    }
 }
 
 /// A stable hue (0–359) per name, so each person's avatar keeps its colour.

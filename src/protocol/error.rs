@@ -4,8 +4,11 @@ use serde::{Deserialize, Serialize};
 
 /// A machine-readable error code. Socket errors use the first group (from the v1 contract);
 /// HTTP errors may use any.
+///
+/// Read back through [`ErrorCode::parse`] rather than a derived visitor: the derived one matches
+/// every name twice (as text and as bytes), which is most of this type's share of the WASM bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum ErrorCode {
     /// Not JSON, or JSON of the wrong shape.
     BadFrame,
@@ -45,6 +48,32 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::BadFrame,
+        ErrorCode::UnknownType,
+        ErrorCode::EmptyBody,
+        ErrorCode::TooLarge,
+        ErrorCode::SelfMessage,
+        ErrorCode::UnknownUser,
+        ErrorCode::RateLimited,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::Internal,
+        ErrorCode::InvalidInput,
+        ErrorCode::UsernameTaken,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::Unauthorized,
+        ErrorCode::BadOrigin,
+        ErrorCode::TooManySockets,
+        ErrorCode::Unavailable,
+    ];
+
+    /// The code with this wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|code| code.as_str() == raw)
+    }
+
     /// The snake_case name used on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -66,6 +95,14 @@ impl ErrorCode {
             ErrorCode::TooManySockets => "too_many_sockets",
             ErrorCode::Unavailable => "unavailable",
         }
+    }
+}
+
+impl TryFrom<String> for ErrorCode {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw).ok_or_else(|| format!("unknown error code `{raw}`"))
     }
 }
 
@@ -104,17 +141,39 @@ mod tests {
 
     #[test]
     fn error_code_serializes_as_its_wire_name() {
-        for code in [
-            ErrorCode::BadFrame,
-            ErrorCode::UnknownType,
-            ErrorCode::SelfMessage,
-            ErrorCode::TooManySockets,
-            ErrorCode::Unavailable,
-        ] {
+        for code in ErrorCode::ALL {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             let back: ErrorCode = serde_json::from_str(&json).unwrap();
             assert_eq!(back, code);
+        }
+        assert!(serde_json::from_str::<ErrorCode>(r#""no_such_code""#).is_err());
+    }
+
+    #[test]
+    fn all_lists_every_code_once_in_order() {
+        // No wildcard arm: a new variant does not compile here until it is placed in `ALL`.
+        let position = |code: ErrorCode| match code {
+            ErrorCode::BadFrame => 0,
+            ErrorCode::UnknownType => 1,
+            ErrorCode::EmptyBody => 2,
+            ErrorCode::TooLarge => 3,
+            ErrorCode::SelfMessage => 4,
+            ErrorCode::UnknownUser => 5,
+            ErrorCode::RateLimited => 6,
+            ErrorCode::Forbidden => 7,
+            ErrorCode::NotFound => 8,
+            ErrorCode::Internal => 9,
+            ErrorCode::InvalidInput => 10,
+            ErrorCode::UsernameTaken => 11,
+            ErrorCode::InvalidCredentials => 12,
+            ErrorCode::Unauthorized => 13,
+            ErrorCode::BadOrigin => 14,
+            ErrorCode::TooManySockets => 15,
+            ErrorCode::Unavailable => 16,
+        };
+        for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
+            assert_eq!(position(code), i, "{code}");
         }
     }
 
