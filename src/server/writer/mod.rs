@@ -225,7 +225,10 @@ impl WriterTask {
                 self.take_marks(&mut batch);
                 marks_due = None;
             }
-            if batch.is_empty() && !stopping {
+            // Whatever is already waiting goes into this batch, applied beside the pending
+            // batch's fan-out.
+            self.fill(&mut batch, &mut rx, &mut stop, closed);
+            if batch.is_empty() && stop.is_none() && !closed {
                 if let Some(applied) = pending.take() {
                     // Nothing is waiting to be applied beside it: answer now.
                     self.fan_out(applied).await;
@@ -243,12 +246,7 @@ impl WriterTask {
                         marks_due = None;
                     }
                 }
-            }
-            while batch.len() < self.max_batch && stop.is_none() && !closed {
-                match rx.try_recv() {
-                    Ok(job) => Self::take(job, &mut batch, &mut stop),
-                    Err(_) => break,
-                }
+                self.fill(&mut batch, &mut rx, &mut stop, closed);
             }
             if !batch.is_empty() {
                 let applying = self.apply(batch);
@@ -275,6 +273,22 @@ impl WriterTask {
             }
         }
         tracing::debug!("writer stopped");
+    }
+
+    /// Adds the jobs already queued, up to the batch limit; none after a stop.
+    fn fill(
+        &self,
+        batch: &mut Vec<(WriteOp, Reply)>,
+        rx: &mut mpsc::Receiver<Job>,
+        stop: &mut Option<oneshot::Sender<()>>,
+        closed: bool,
+    ) {
+        while batch.len() < self.max_batch && stop.is_none() && !closed {
+            match rx.try_recv() {
+                Ok(job) => Self::take(job, batch, stop),
+                Err(_) => break,
+            }
+        }
     }
 
     fn take(job: Job, batch: &mut Vec<(WriteOp, Reply)>, stop: &mut Option<oneshot::Sender<()>>) {
