@@ -73,12 +73,7 @@ pub async fn support_start(name: Option<String>) -> Result<SupportStarted, Strin
         let request = gloo_net::http::Request::post("/api/support/start")
             .json(&SupportStart { name })
             .map_err(|e| e.to_string())?;
-        let answer = Answer::of(request).await?;
-        if answer.ok() {
-            answer.json::<SupportStarted>()
-        } else {
-            Err(answer.error_message())
-        }
+        Answer::of(request).await?.json_if_ok::<SupportStarted>()
     }
     #[cfg(not(feature = "hydrate"))]
     {
@@ -94,12 +89,7 @@ async fn post_credentials(url: &str, credentials: &Credentials) -> Result<Me, St
         let request = gloo_net::http::Request::post(url)
             .json(credentials)
             .map_err(|e| e.to_string())?;
-        let answer = Answer::of(request).await?;
-        if answer.ok() {
-            answer.json::<Me>()
-        } else {
-            Err(answer.error_message())
-        }
+        Answer::of(request).await?.json_if_ok::<Me>()
     }
     #[cfg(not(feature = "hydrate"))]
     {
@@ -135,6 +125,15 @@ impl Answer {
     /// The body as JSON of type `T`.
     fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
         serde_json::from_str(self.body.as_ref()?).map_err(|e| e.to_string())
+    }
+
+    /// The body of a successful response as JSON of type `T`; for a failed one, its message.
+    fn json_if_ok<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        if self.ok() {
+            self.json()
+        } else {
+            Err(self.error_message())
+        }
     }
 
     /// The human message of a failed response, from its `{"error": {...}}` body when it has one.

@@ -128,11 +128,6 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             load(&writer.fan_out_micros),
         ),
     ]);
-    let mut text = String::new();
-    for (name, kind, value) in samples.drain(..) {
-        text.push_str(&format!("# TYPE {name} {kind}\n{name} {value}\n"));
-    }
-    text.push_str(&commit_histogram(writer));
     if let Some(bus) = state.hub.bus() {
         samples.extend([
             (
@@ -145,9 +140,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             ("confab_bus_up", "gauge", u64::from(bus.is_up())),
         ]);
     }
-    for (name, kind, value) in samples {
-        text.push_str(&format!("# TYPE {name} {kind}\n{name} {value}\n"));
-    }
+    let mut text: String = samples
+        .into_iter()
+        .map(|(name, kind, value)| format!("# TYPE {name} {kind}\n{name} {value}\n"))
+        .collect();
+    text.push_str(&commit_histogram(writer));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
