@@ -2,7 +2,6 @@
 //! node that sent it, so a node skips its own events (Redis echoes them to every subscriber).
 
 use crate::server::hub::Outbound;
-use crate::server::store::WriteOp;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -91,16 +90,6 @@ pub struct Mark {
     pub reader: String,
     pub peer: String,
     pub up_to_seq: u64,
-}
-
-impl Mark {
-    pub fn into_op(self) -> WriteOp {
-        WriteOp::MarkDelivered {
-            reader: self.reader,
-            peer: self.peer,
-            up_to_seq: self.up_to_seq,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! online once and goes offline once.
 
 use super::bus::{Bus, Incoming};
-use super::event::{Envelope, Event};
+use super::event::{Envelope, Event, Mark};
 use super::Pending;
 use crate::protocol::ServerFrame;
 use crate::server::auth::handlers::LOGGED_OUT;
@@ -81,7 +81,16 @@ async fn apply(state: &AppState, bus: &Bus, envelope: Envelope) {
         Event::ToKey { key, item, mark } => {
             let delivered = hub.deliver(&key, &item.into());
             if let (true, Some(mark)) = (delivered > 0, mark) {
-                state.writer.submit_detached(mark.into_op()).await;
+                let Mark {
+                    reader,
+                    peer,
+                    up_to_seq,
+                } = mark;
+                // Coalesced with this node's own deliveries: one watermark write per
+                // conversation, not one per message between the batch's appends.
+                (state.writer)
+                    .mark_delivered_later(reader, peer, up_to_seq)
+                    .await;
             }
         }
         Event::ToAgents { item } => {

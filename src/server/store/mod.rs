@@ -8,6 +8,7 @@
 
 mod postgres;
 mod postgres_accounts;
+mod postgres_bulk;
 mod postgres_support;
 mod postgres_writes;
 mod rows;

@@ -1,6 +1,8 @@
 //! The writes of the PostgreSQL store's batches ([`apply_all`], in the writer's transaction).
-//! Semantics are the SQLite store's, outcome for outcome; what differs is how they hold when
-//! several nodes, each with its own writer, write into one database at once:
+//! Semantics are the SQLite store's, outcome for outcome. A batch's runs of appends and of
+//! delivered marks go in one statement each (`postgres_bulk.rs`); this file is the one-by-one
+//! path they fall back to, and the reference they must match. What differs from SQLite is how
+//! writes hold when several nodes, each with its own writer, write into one database at once:
 //!
 //! - **Seqs.** A conversation's `last_seq` lives in its row, and every append locks that row
 //!   (held to commit) before taking the next seq, so writers on any node take seqs one after
@@ -25,6 +27,7 @@
 //!   PostgreSQL aborts (40P01, or 40001) applied nothing, so `PgStore::apply_batch` runs the
 //!   batch again after a short pause.
 
+use super::postgres_bulk;
 use super::rows::{self, MESSAGE_COLUMNS};
 use super::{
     ordered_pair, seq_param, NewMessage, NewSupportMessage, StoreError, StoreResult, WriteOp,
@@ -39,10 +42,26 @@ pub(super) async fn apply_all(
     conn: &mut PgConnection,
     ops: &[WriteOp],
 ) -> StoreResult<Vec<WriteOutcome>> {
-    lock_in_order(conn, ops).await?;
+    let locked = lock_in_order(conn, ops).await?;
     let mut outcomes = Vec::with_capacity(ops.len());
-    for op in ops {
-        outcomes.push(apply_one(conn, op).await?);
+    let mut next = 0;
+    while next < ops.len() {
+        // Runs of appends or delivered marks go in one statement each (`postgres_bulk`); what
+        // a run leaves undecided, and every other op, one by one.
+        let Some((kind, len)) = postgres_bulk::run_at(ops, next) else {
+            outcomes.push(apply_one(conn, &ops[next]).await?);
+            next += 1;
+            continue;
+        };
+        let run = &ops[next..next + len];
+        let decided = postgres_bulk::apply_run(conn, kind, run, &locked).await?;
+        for (op, outcome) in run.iter().zip(decided) {
+            outcomes.push(match outcome {
+                Some(outcome) => outcome,
+                None => apply_one(conn, op).await?,
+            });
+        }
+        next += len;
     }
     Ok(outcomes)
 }
@@ -65,10 +84,11 @@ pub(super) fn is_retryable(error: &StoreError) -> bool {
 
 /// Locks the existing conversation rows a batch appends to, marks or changes, in one fixed
 /// order (direct conversations by pair, then support conversations by id), before the ops run
-/// in theirs; nothing for a batch of one op. Watermark updates lock `members` rows, so a mark
+/// in theirs; nothing for a batch of one op. Returns the ids of the direct conversations locked.
+/// Watermark updates lock `members` rows, so a mark
 /// taken without its conversation's lock first would invert the order against another node's
 /// append (conversation, then members) and deadlock.
-async fn lock_in_order(conn: &mut PgConnection, ops: &[WriteOp]) -> StoreResult<()> {
+async fn lock_in_order(conn: &mut PgConnection, ops: &[WriteOp]) -> StoreResult<Vec<i64>> {
     let mut pairs = BTreeSet::new();
     let mut support = BTreeSet::new();
     for op in ops {
@@ -94,11 +114,12 @@ async fn lock_in_order(conn: &mut PgConnection, ops: &[WriteOp]) -> StoreResult<
         }
     }
     if ops.len() < 2 {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let mut locked = Vec::new();
     if !pairs.is_empty() {
         let (lo, hi): (Vec<&str>, Vec<&str>) = pairs.into_iter().unzip();
-        sqlx::query(
+        locked = sqlx::query_scalar(
             "SELECT c.id FROM conversations c \
              JOIN UNNEST($1::TEXT[], $2::TEXT[]) AS p (lo, hi) \
              ON c.user_lo = p.lo AND c.user_hi = p.hi \
@@ -106,7 +127,7 @@ async fn lock_in_order(conn: &mut PgConnection, ops: &[WriteOp]) -> StoreResult<
         )
         .bind(lo)
         .bind(hi)
-        .execute(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
     }
     if !support.is_empty() {
@@ -119,7 +140,7 @@ async fn lock_in_order(conn: &mut PgConnection, ops: &[WriteOp]) -> StoreResult<
         .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    Ok(locked)
 }
 
 /// The original of a resent message, with the recipient's delivered watermark.

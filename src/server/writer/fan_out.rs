@@ -87,9 +87,8 @@ impl WriterTask {
             WriteOutcome::Appended { message, .. } => {
                 let delivered = self.fan_out_message(&message);
                 if delivered {
-                    let key = (message.recipient.clone(), message.sender.clone());
-                    let seq = self.marks.entry(key).or_default();
-                    *seq = (*seq).max(message.seq);
+                    let (reader, peer) = (message.recipient.clone(), message.sender.clone());
+                    self.mark_later(reader, peer, message.seq);
                 }
                 Written::Message {
                     delivered: delivered || self.delivered_elsewhere(&message),

@@ -68,6 +68,12 @@ enum Job {
         op: WriteOp,
         reply: Option<oneshot::Sender<Result<Written, WriteError>>>,
     },
+    /// A delivered watermark, coalesced with the others before it is committed.
+    Delivered {
+        reader: String,
+        peer: String,
+        up_to_seq: u64,
+    },
     Stop(oneshot::Sender<()>),
 }
 
@@ -174,6 +180,17 @@ impl Writer {
         let _ = self.tx.send(Job::Write { op, reply: None }).await;
     }
 
+    /// "`reader` has `peer`'s messages up to `up_to_seq`", committed within [`MARKS_WAIT`]
+    /// together with the other watermarks of that moment (one write per conversation).
+    pub async fn mark_delivered_later(&self, reader: String, peer: String, up_to_seq: u64) {
+        let job = Job::Delivered {
+            reader,
+            peer,
+            up_to_seq,
+        };
+        let _ = self.tx.send(job).await;
+    }
+
     /// Commits everything submitted so far, then stops the task.
     pub async fn stop(&self) {
         let (done, wait) = oneshot::channel();
@@ -237,7 +254,7 @@ impl WriterTask {
                 let due = marks_due.filter(|_| !self.marks.is_empty());
                 tokio::select! {
                     job = rx.recv() => match job {
-                        Some(job) => Self::take(job, &mut batch, &mut stop),
+                        Some(job) => self.take(job, &mut batch, &mut stop),
                         None => closed = true,
                     },
                     _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now).into()),
@@ -277,7 +294,7 @@ impl WriterTask {
 
     /// Adds the jobs already queued, up to the batch limit; none after a stop.
     fn fill(
-        &self,
+        &mut self,
         batch: &mut Vec<(WriteOp, Reply)>,
         rx: &mut mpsc::Receiver<Job>,
         stop: &mut Option<oneshot::Sender<()>>,
@@ -285,15 +302,25 @@ impl WriterTask {
     ) {
         while batch.len() < self.max_batch && stop.is_none() && !closed {
             match rx.try_recv() {
-                Ok(job) => Self::take(job, batch, stop),
+                Ok(job) => self.take(job, batch, stop),
                 Err(_) => break,
             }
         }
     }
 
-    fn take(job: Job, batch: &mut Vec<(WriteOp, Reply)>, stop: &mut Option<oneshot::Sender<()>>) {
+    fn take(
+        &mut self,
+        job: Job,
+        batch: &mut Vec<(WriteOp, Reply)>,
+        stop: &mut Option<oneshot::Sender<()>>,
+    ) {
         match job {
             Job::Write { op, reply } => batch.push((op, reply)),
+            Job::Delivered {
+                reader,
+                peer,
+                up_to_seq,
+            } => self.mark_later(reader, peer, up_to_seq),
             Job::Stop(done) => *stop = Some(done),
         }
     }
@@ -317,6 +344,12 @@ impl WriterTask {
                 result,
             }
         }
+    }
+
+    /// Defers a delivered watermark; see [`MARKS_WAIT`].
+    fn mark_later(&mut self, reader: String, peer: String, up_to_seq: u64) {
+        let seq = self.marks.entry((reader, peer)).or_default();
+        *seq = (*seq).max(up_to_seq);
     }
 
     /// Commits the deferred watermarks with this batch.
