@@ -6,6 +6,7 @@
 
 use super::chat::Chat;
 use super::composer::Composer;
+use super::keyed_list::{keyed_list, KeyedRow};
 use super::messages::MessageList;
 use super::notice::{Notice, NoticeKind};
 use super::reactive::effect;
@@ -100,12 +101,12 @@ pub fn TypingLine(who: Signal<Option<String>>) -> impl IntoView {
 /// notice's id).
 #[component]
 pub fn NoticeStack(notices: Signal<Vec<Notice>>, on_dismiss: Callback<u64>) -> impl IntoView {
-    view! {
-        <div class="notices" data-testid="notices">
-            <For
-                each=move || notices.get()
-                key=|n| n.id
-                children=move |n| {
+    let rows = move || {
+        notices
+            .get()
+            .into_iter()
+            .map(|n| {
+                KeyedRow::new(n.id, move || {
                     let (class, testid, role) = match n.kind {
                         NoticeKind::Error => ("notice error", "notice-error", "alert"),
                         NoticeKind::Info => ("notice info", "notice-info", "status"),
@@ -123,8 +124,13 @@ pub fn NoticeStack(notices: Signal<Vec<Notice>>, on_dismiss: Callback<u64>) -> i
                             </button>
                         </div>
                     }
-                }
-            />
+                })
+            })
+            .collect()
+    };
+    view! {
+        <div class="notices" data-testid="notices">
+            {keyed_list(rows)}
         </div>
     }
 }

@@ -9,6 +9,7 @@
 //! Bodies are text nodes, never HTML: `<b>x</b>` shows as typed.
 
 use super::chat::Chat;
+use super::keyed_list::{keyed_list, KeyedRow};
 use super::reactive::effect;
 use super::thread::{HistoryState, Row};
 use super::util::time_labels;
@@ -168,6 +169,18 @@ pub fn MessageView(
         }
     };
     let empty = move || state.with(|s| s.0 == HistoryState::Loaded) && rows.with(Vec::is_empty);
+    // Keyed by the whole row: a row that changes (sent -> delivered, …) is drawn anew.
+    let items = move || {
+        rows.get()
+            .into_iter()
+            .map(|shown| {
+                let (row, time, divider) = shown.clone();
+                KeyedRow::new(shown, move || {
+                    view! { <MessageRow row time divider retry discard/> }
+                })
+            })
+            .collect()
+    };
 
     view! {
         <div
@@ -185,13 +198,7 @@ pub fn MessageView(
                     <p class="muted">{empty_hint.clone()}</p>
                 </div>
             </Show>
-            <For
-                each=move || rows.get()
-                key=|shown| shown.clone()
-                children=move |(row, time, divider)| {
-                    view! { <MessageRow row time divider retry discard/> }
-                }
-            />
+            {keyed_list(items)}
         </div>
     }
 }

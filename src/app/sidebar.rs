@@ -4,6 +4,7 @@
 
 use super::chat::Chat;
 use super::connection_badge::ConnectionBadge;
+use super::keyed_list::{keyed_list, KeyedRow};
 use super::socket::ConnState;
 use super::thread::ListItem;
 use super::util::{hue, initial, now_ms};
@@ -162,27 +163,27 @@ fn ConversationList() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let items = Memo::new(move |_| chat.model.with(|m| m.list(now_ms())));
     let active = chat.active;
+    // Keyed by the whole item: a row that changes is drawn anew.
+    let rows = move || {
+        let current = active.get();
+        items
+            .get()
+            .into_iter()
+            .map(move |item| {
+                let is_active = current.as_deref() == Some(item.peer.as_str());
+                KeyedRow::new((item.clone(), is_active), move || {
+                    view! { <ConversationItem item is_active/> }
+                })
+            })
+            .collect()
+    };
 
     view! {
         <nav class="conv-list" aria-label="Conversations" data-testid="conv-list">
             <Show when=move || items.with(Vec::is_empty)>
                 <p class="muted empty-list">"No conversations yet. Start one above."</p>
             </Show>
-            <For
-                each=move || {
-                    let current = active.get();
-                    items
-                        .get()
-                        .into_iter()
-                        .map(move |item| {
-                            let is_active = current.as_deref() == Some(item.peer.as_str());
-                            (item, is_active)
-                        })
-                        .collect::<Vec<_>>()
-                }
-                key=|entry| entry.clone()
-                children=|(item, is_active)| view! { <ConversationItem item is_active/> }
-            />
+            {keyed_list(rows)}
         </nav>
     }
 }
