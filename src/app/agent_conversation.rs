@@ -12,7 +12,7 @@ use super::agent_console::Console;
 use super::composer::ComposerBox;
 use super::conversation::{NoticeStack, TypingLine};
 use super::messages::{ListFeed, MessageView};
-use super::reactive::effect;
+use super::reactive::{effect, text};
 use super::sidebar::Avatar;
 use super::support_thread::SupportStatus;
 use super::thread::HistoryState;
@@ -124,13 +124,13 @@ pub fn SupportPane(id: String) -> impl IntoView {
                 </a>
                 {move || view! { <Avatar name=customer.get()/> }}
                 <div class="conv-head-text">
-                    <h2 data-testid="chat-peer">{move || customer.get()}</h2>
+                    <h2 data-testid="chat-peer">{text(move || customer.get())}</h2>
                     <span
                         class=move || format!("support-badge status-{}", state.get().0.as_str())
                         data-testid="conv-status"
                         data-status=move || state.get().0.as_str()
                     >
-                        {status_text}
+                        {text(status_text)}
                     </span>
                 </div>
             </header>

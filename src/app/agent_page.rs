@@ -13,7 +13,7 @@ use super::agent_console::Console;
 use super::agent_conversation::SupportPane;
 use super::agent_queue::{QueuePanel, TabStrip};
 use super::chat_page::{gloo_sleep, Splash};
-use super::reactive::{effect, track_page_visibility};
+use super::reactive::{effect, label, track_page_visibility};
 use super::sidebar::{CurrentUser, SignOutButton};
 use super::{api, socket};
 use crate::protocol::Me;
@@ -211,7 +211,7 @@ fn ConsoleHead(on_sign_out: Callback<()>) -> impl IntoView {
                     on:click=move |_| console.set_available(!available.get_untracked())
                 >
                     <span class="availability-dot" aria-hidden="true"></span>
-                    {move || if available.get() { "Available" } else { "Away" }}
+                    {label(move || if available.get() { "Available" } else { "Away" })}
                 </button>
                 <a href="/" class="head-link" data-testid="messages-link">
                     "Messages"

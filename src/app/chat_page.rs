@@ -8,7 +8,7 @@
 use super::chat::Chat;
 use super::conversation::ConversationView;
 use super::notice::NoticeKind;
-use super::reactive::{effect, track_page_visibility};
+use super::reactive::{effect, text, track_page_visibility};
 use super::sidebar::Sidebar;
 use super::{api, socket};
 use crate::protocol::Username;
@@ -132,7 +132,7 @@ pub fn Splash(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
         <div class="center-page" data-testid="splash">
             <div class="splash">
                 <span class="brand-mark" aria-hidden="true">"C"</span>
-                <p>{move || error.get().unwrap_or_else(|| "Loading…".to_owned())}</p>
+                <p>{text(move || error.get().unwrap_or_else(|| "Loading…".to_owned()))}</p>
             </div>
         </div>
     }

@@ -8,7 +8,7 @@
 //! sends `typing` (at most every two seconds).
 
 use super::chat::Chat;
-use super::reactive::effect;
+use super::reactive::{self, effect};
 use crate::protocol::limits::MAX_BODY_CHARS;
 use leptos::html;
 use leptos::prelude::*;
@@ -159,7 +159,7 @@ pub fn ComposerBox(
             </div>
             <Show when=move || { count() >= COUNTER_FROM }>
                 <span class="counter" class:over=move || { count() > MAX_BODY_CHARS } data-testid="char-counter">
-                    {move || format!("{} / {MAX_BODY_CHARS}", count())}
+                    {reactive::text(move || format!("{} / {MAX_BODY_CHARS}", count()))}
                 </span>
             </Show>
         </form>

@@ -1,6 +1,7 @@
 //! The connection-state indicator ("connecting", "online", "reconnecting", "offline") shown in
 //! the sidebar, the agent console's header and the customer's support widget.
 
+use super::reactive;
 use super::socket::ConnState;
 use leptos::prelude::*;
 
@@ -16,7 +17,7 @@ pub fn ConnectionBadge(#[prop(into)] state: Signal<ConnState>) -> impl IntoView 
             role="status"
         >
             <span class="conn-dot" aria-hidden="true"></span>
-            {label}
+            {reactive::label(label)}
         </span>
     }
 }

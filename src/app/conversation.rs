@@ -9,7 +9,7 @@ use super::composer::Composer;
 use super::keyed_list::{keyed_list, KeyedRow};
 use super::messages::MessageList;
 use super::notice::{Notice, NoticeKind};
-use super::reactive::effect;
+use super::reactive::{effect, label};
 use super::sidebar::Avatar;
 use super::util::now_ms;
 use leptos::prelude::*;
@@ -56,7 +56,7 @@ pub fn ConversationView(peer: String) -> impl IntoView {
                 <div class="conv-head-text">
                     <h2 data-testid="chat-peer">{peer.get_value()}</h2>
                     <span class="presence-text" data-testid="chat-presence">
-                        {move || if online.get() { "online" } else { "offline" }}
+                        {label(move || if online.get() { "online" } else { "offline" })}
                     </span>
                 </div>
             </header>

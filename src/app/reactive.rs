@@ -3,6 +3,10 @@
 //! `Effect::new` is generic over its closure: every call site with its own closure type gets its
 //! own copy of the effect's whole run loop (about 1 KB of WASM each). [`effect`] boxes the
 //! closure first, so all effects share one copy.
+//!
+//! The same holds for a reactive text (`{move || …}` in a view): each closure type gets its own
+//! copy of the code that builds, hydrates and updates it (about 2 KB each). [`text`] and
+//! [`label`] box the closure, so every text of the same output type shares one copy.
 
 use leptos::prelude::{document, on_cleanup, window_event_listener_untyped, Effect, RwSignal, Set};
 use leptos::reactive::owner::LocalStorage;
@@ -15,6 +19,18 @@ pub fn effect(f: impl FnMut() + 'static) -> Effect<LocalStorage> {
 
 fn effect_boxed(mut f: Box<dyn FnMut()>) -> Effect<LocalStorage> {
     Effect::new(move |_| f())
+}
+
+/// A reactive text that is a `String`: `{text(move || …)}` renders like `{move || …}`.
+pub fn text(f: impl Fn() -> String + Send + 'static) -> Box<dyn FnMut() -> String + Send> {
+    Box::new(f)
+}
+
+/// A reactive text that is one of several fixed strings.
+pub fn label(
+    f: impl Fn() -> &'static str + Send + 'static,
+) -> Box<dyn FnMut() -> &'static str + Send> {
+    Box::new(f)
 }
 
 /// Keeps `visible` equal to whether the page is showing (`document.hidden`, updated on every

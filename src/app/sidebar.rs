@@ -5,6 +5,7 @@
 use super::chat::Chat;
 use super::connection_badge::ConnectionBadge;
 use super::keyed_list::{keyed_list, KeyedRow};
+use super::reactive::text;
 use super::socket::ConnState;
 use super::thread::ListItem;
 use super::util::{hue, initial, now_ms};
@@ -24,7 +25,7 @@ pub fn CurrentUser(me: RwSignal<Option<Me>>, conn: RwSignal<ConnState>) -> impl 
             {move || username().map(|name| view! { <Avatar name/> })}
             <div class="me-text">
                 <span class="me-name" data-testid="current-user">
-                    {move || username().unwrap_or_default()}
+                    {text(move || username().unwrap_or_default())}
                 </span>
                 <ConnectionBadge state=conn/>
             </div>

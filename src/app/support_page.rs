@@ -14,7 +14,7 @@ use super::composer::ComposerBox;
 use super::connection_badge::ConnectionBadge;
 use super::conversation::{NoticeStack, TypingLine};
 use super::messages::{ListFeed, MessageView};
-use super::reactive::{effect, track_page_visibility};
+use super::reactive::{effect, label, text, track_page_visibility};
 use super::socket;
 use super::support_chat::{Phase, SupportChat};
 use super::support_thread::SupportStatus;
@@ -130,7 +130,7 @@ fn Welcome() -> impl IntoView {
                     disabled=move || !hydrated.get() || starting()
                     data-testid="support-start"
                 >
-                    {move || if starting() { "Starting…" } else { "Start chat" }}
+                    {label(move || if starting() { "Starting…" } else { "Start chat" })}
                 </button>
             </form>
         </div>
@@ -207,7 +207,7 @@ fn CustomerChat() -> impl IntoView {
                     data-status=move || banner.get().0
                     role="status"
                 >
-                    {move || banner.get().1}
+                    {text(move || banner.get().1)}
                 </div>
                 <MessageView
                     feed
