@@ -102,8 +102,14 @@ impl TryFrom<String> for ErrorCode {
     type Error = String;
 
     fn try_from(raw: String) -> Result<Self, String> {
-        Self::parse(&raw).ok_or_else(|| format!("unknown error code `{raw}`"))
+        Self::parse(&raw).ok_or_else(|| unknown_name("error code", &raw))
     }
+}
+
+/// The error of a wire name that is not one of its enum's (`try_from` of the enums read back
+/// through `parse`).
+pub(crate) fn unknown_name(kind: &str, raw: &str) -> String {
+    format!("unknown {kind} `{raw}`")
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -1,13 +1,41 @@
 //! The records inside server frames: messages, conversation summaries, queue entries.
 
+use super::error::unknown_name;
 use serde::{Deserialize, Serialize};
 
-/// Who wrote a support message.
+/// Who wrote a support message. Read back through [`FromRole::parse`] (serde `try_from`), like
+/// [`ErrorCode`](super::ErrorCode): a derived visitor matches every name twice (as text and as
+/// bytes), which costs the WASM bundle more than the whole enum is worth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum FromRole {
     Customer,
     Agent,
+}
+
+impl FromRole {
+    /// The snake_case name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FromRole::Customer => "customer",
+            FromRole::Agent => "agent",
+        }
+    }
+
+    /// The role with this wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [FromRole::Customer, FromRole::Agent]
+            .into_iter()
+            .find(|role| role.as_str() == raw)
+    }
+}
+
+impl TryFrom<String> for FromRole {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw).ok_or_else(|| unknown_name("author role", &raw))
+    }
 }
 
 /// One stored message, as both parties see it.
@@ -72,9 +100,57 @@ pub struct QueueEntry {
     pub waiting_since: Option<String>,
 }
 
+/// What a receipt acknowledges. Read back through [`ReceiptKind::parse`], as [`FromRole`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum ReceiptKind {
     Delivered,
     Read,
+}
+
+impl ReceiptKind {
+    /// The snake_case name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptKind::Delivered => "delivered",
+            ReceiptKind::Read => "read",
+        }
+    }
+
+    /// The kind with this wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [ReceiptKind::Delivered, ReceiptKind::Read]
+            .into_iter()
+            .find(|kind| kind.as_str() == raw)
+    }
+}
+
+impl TryFrom<String> for ReceiptKind {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw).ok_or_else(|| unknown_name("receipt kind", &raw))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_enums_use_their_names_both_ways_and_refuse_others() {
+        for role in [FromRole::Customer, FromRole::Agent] {
+            let json = serde_json::to_string(&role).unwrap();
+            assert_eq!(json, format!("\"{}\"", role.as_str()));
+            assert_eq!(serde_json::from_str::<FromRole>(&json).unwrap(), role);
+        }
+        for kind in [ReceiptKind::Delivered, ReceiptKind::Read] {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(serde_json::from_str::<ReceiptKind>(&json).unwrap(), kind);
+        }
+        assert!(serde_json::from_str::<FromRole>(r#""admin""#).is_err());
+        assert!(serde_json::from_str::<ReceiptKind>(r#""seen""#).is_err());
+        assert!(serde_json::from_str::<ReceiptKind>("1").is_err());
+    }
 }
