@@ -12,7 +12,7 @@ use super::agent_console::Console;
 use super::composer::ComposerBox;
 use super::conversation::{NoticeStack, TypingLine};
 use super::messages::{ListFeed, MessageView};
-use super::reactive::{effect, text};
+use super::reactive::{effect, memo, text, When};
 use super::sidebar::Avatar;
 use super::support_thread::SupportStatus;
 use super::thread::HistoryState;
@@ -37,13 +37,13 @@ pub fn SupportPane(id: String) -> impl IntoView {
         }
     });
 
-    let customer = Memo::new(move |_| {
+    let customer = memo(move || {
         console.model.with(|m| {
             id.with_value(|i| m.thread(i).map(|t| t.customer.clone()))
                 .unwrap_or_default()
         })
     });
-    let state = Memo::new(move |_| {
+    let state = memo(move || {
         console.model.with(|m| {
             id.with_value(|i| {
                 m.thread(i)
@@ -52,7 +52,7 @@ pub fn SupportPane(id: String) -> impl IntoView {
             })
         })
     });
-    let waiting_since = Memo::new(move |_| {
+    let waiting_since = memo(move || {
         console
             .model
             .with(|m| id.with_value(|i| m.queue.get(i).and_then(|e| e.waiting_since.clone())))
@@ -135,16 +135,16 @@ pub fn SupportPane(id: String) -> impl IntoView {
                 </div>
             </header>
             <div class="support-actions" data-testid="support-actions">
-                <Show when=move || !mine()>
+                <When when=move || !mine()>
                     <button class="primary small" data-testid="claim" on:click=move |_| id.with_value(|i| console.claim(i))>
                         "Claim"
                     </button>
-                </Show>
-                <Show when=move || state.get().0 != SupportStatus::Resolved>
+                </When>
+                <When when=move || state.get().0 != SupportStatus::Resolved>
                     <button class="ghost small" data-testid="resolve" on:click=move |_| id.with_value(|i| console.resolve(i))>
                         "Resolve"
                     </button>
-                </Show>
+                </When>
                 <TransferForm id=id.get_value()/>
                 <span class="transcript-links">
                     "Transcript: "
@@ -222,7 +222,7 @@ fn TransferForm(id: String) -> impl IntoView {
     let input = NodeRef::<html::Input>::new();
     let list_id = format!("agents-{id}");
     let id = StoredValue::new(id);
-    let agents = Memo::new(move |_| console.model.with(|m| m.known_agents()));
+    let agents = memo(move || console.model.with(|m| m.known_agents()));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(el) = input.get_untracked() else {

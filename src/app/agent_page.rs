@@ -13,7 +13,7 @@ use super::agent_console::Console;
 use super::agent_conversation::SupportPane;
 use super::agent_queue::{QueuePanel, TabStrip};
 use super::chat_page::{gloo_sleep, Splash};
-use super::reactive::{effect, label, track_page_visibility};
+use super::reactive::{effect, label, memo, track_page_visibility};
 use super::sidebar::{CurrentUser, SignOutButton};
 use super::{api, socket};
 use crate::protocol::Me;
@@ -45,7 +45,7 @@ fn valid_id(raw: &str) -> bool {
 #[component]
 pub fn AgentPage() -> impl IntoView {
     let query = use_query_map();
-    let active = Memo::new(move |_| query.with(|q| q.get("c")).filter(|c| valid_id(c)));
+    let active = memo(move || query.with(|q| q.get("c")).filter(|c| valid_id(c)));
     let console = Console::new(active);
     provide_context(console);
     let gate = RwSignal::new(Gate::Checking(None));

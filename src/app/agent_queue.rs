@@ -10,6 +10,7 @@
 use super::agent_console::Console;
 use super::agent_model::{Filter, QueueRow};
 use super::keyed_list::{keyed_list, KeyedRow};
+use super::reactive::{memo, When};
 use super::sidebar::Avatar;
 use super::support_thread::SupportStatus;
 use super::util::{format_wait, parse_time_ms};
@@ -20,8 +21,8 @@ use leptos_router::NavigateOptions;
 #[component]
 pub fn QueuePanel() -> impl IntoView {
     let console = expect_context::<Console>();
-    let counts = Memo::new(move |_| console.model.with(|m| m.counts()));
-    let rows = Memo::new(move |_| {
+    let counts = memo(move || console.model.with(|m| m.counts()));
+    let rows = memo(move || {
         let filter = console.filter.get();
         let now = console.now.get();
         console.model.with(|m| m.rows(filter, now))
@@ -75,9 +76,9 @@ pub fn QueuePanel() -> impl IntoView {
             {filters}
         </div>
         <nav class="queue-list" aria-label="Support conversations" data-testid="queue-list">
-            <Show when=move || rows.with(Vec::is_empty)>
+            <When when=move || rows.with(Vec::is_empty)>
                 <p class="muted empty-list" data-testid="queue-empty">{empty_text}</p>
-            </Show>
+            </When>
             {keyed_list(items)}
         </nav>
     }
@@ -168,7 +169,7 @@ struct TabItem {
 pub fn TabStrip() -> impl IntoView {
     let console = expect_context::<Console>();
     let navigate = use_navigate();
-    let tabs = Memo::new(move |_| {
+    let tabs = memo(move || {
         let now = console.now.get();
         let active = console.active.get();
         console.model.with(|m| {
@@ -247,10 +248,10 @@ pub fn TabStrip() -> impl IntoView {
             .collect()
     };
     view! {
-        <Show when=move || tabs.with(|t| !t.is_empty())>
+        <When when=move || tabs.with(|t| !t.is_empty())>
             <div class="conv-tabs" role="tablist" aria-label="Open conversations" data-testid="conv-tabs">
                 {keyed_list(items.clone())}
             </div>
-        </Show>
+        </When>
     }
 }

@@ -8,7 +8,7 @@
 //! sends `typing` (at most every two seconds).
 
 use super::chat::Chat;
-use super::reactive::{self, effect};
+use super::reactive::{self, effect, When};
 use crate::protocol::limits::MAX_BODY_CHARS;
 use leptos::html;
 use leptos::prelude::*;
@@ -157,11 +157,11 @@ pub fn ComposerBox(
                     </svg>
                 </button>
             </div>
-            <Show when=move || { count() >= COUNTER_FROM }>
+            <When when=move || { count() >= COUNTER_FROM }>
                 <span class="counter" class:over=move || { count() > MAX_BODY_CHARS } data-testid="char-counter">
                     {reactive::text(move || format!("{} / {MAX_BODY_CHARS}", count()))}
                 </span>
-            </Show>
+            </When>
         </form>
     }
 }

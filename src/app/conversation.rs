@@ -9,7 +9,7 @@ use super::composer::Composer;
 use super::keyed_list::{keyed_list, KeyedRow};
 use super::messages::MessageList;
 use super::notice::{Notice, NoticeKind};
-use super::reactive::{effect, label};
+use super::reactive::{effect, label, memo};
 use super::sidebar::Avatar;
 use super::util::now_ms;
 use leptos::prelude::*;
@@ -74,7 +74,7 @@ pub fn ConversationView(peer: String) -> impl IntoView {
 /// The line under the messages: "<who> is typing…" while `who` is set, else empty.
 #[component]
 pub fn TypingLine(who: Signal<Option<String>>) -> impl IntoView {
-    let who = Memo::new(move |_| who.get());
+    let who = memo(move || who.get());
     view! {
         <div class="typing-line" aria-live="polite">
             {move || {

@@ -7,7 +7,7 @@
 //! never fall back to a native (URL-leaking) submission.
 
 use super::api;
-use super::reactive::effect;
+use super::reactive::{effect, memo, When};
 use crate::protocol::limits::{PASSWORD_MAX, PASSWORD_MIN};
 use crate::protocol::{Credentials, Username};
 use leptos::html;
@@ -57,7 +57,7 @@ fn after_login(next: Option<&str>) -> String {
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
-    let next = Memo::new(move |_| after_login(query.with(|q| q.get("next")).as_deref()));
+    let next = memo(move || after_login(query.with(|q| q.get("next")).as_deref()));
     let mode = RwSignal::new(Mode::SignIn);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -180,12 +180,12 @@ pub fn LoginPage() -> impl IntoView {
                         data-testid="auth-password"
                     />
                 </label>
-                <Show when=is_register>
+                <When when=is_register>
                     <p class="hint">
                         "3–32 characters: a–z, 0–9, _ . - · password at least "
                         {PASSWORD_MIN} " characters"
                     </p>
-                </Show>
+                </When>
                 {move || {
                     error
                         .get()

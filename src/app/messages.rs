@@ -10,7 +10,7 @@
 
 use super::chat::Chat;
 use super::keyed_list::{keyed_list, KeyedRow};
-use super::reactive::effect;
+use super::reactive::{effect, memo, When};
 use super::thread::{HistoryState, Row};
 use super::util::time_labels;
 use leptos::either::EitherOf4;
@@ -92,7 +92,7 @@ pub fn MessageView(
     // Distance from the bottom to restore once an older page is in.
     let anchor = StoredValue::new(None::<i32>);
 
-    let rows = Memo::new(move |_| {
+    let rows = memo(move || {
         let rows = raw_rows.get();
         let mut last_day = String::new();
         rows.into_iter()
@@ -192,12 +192,12 @@ pub fn MessageView(
             aria-live="polite"
         >
             {top_line}
-            <Show when=empty>
+            <When when=empty>
                 <div class="empty-chat" data-testid="empty-chat">
                     <p>{empty_title.clone()}</p>
                     <p class="muted">{empty_hint.clone()}</p>
                 </div>
-            </Show>
+            </When>
             {keyed_list(items)}
         </div>
     }

@@ -5,7 +5,7 @@
 use super::chat::Chat;
 use super::connection_badge::ConnectionBadge;
 use super::keyed_list::{keyed_list, KeyedRow};
-use super::reactive::text;
+use super::reactive::{memo, text, When};
 use super::socket::ConnState;
 use super::thread::ListItem;
 use super::util::{hue, initial, now_ms};
@@ -57,12 +57,12 @@ pub fn Sidebar(on_sign_out: Callback<()>) -> impl IntoView {
                 <CurrentUser me=chat.me conn=chat.conn/>
                 <SignOutButton on_sign_out/>
             </header>
-            <Show when=is_agent>
+            <When when=is_agent>
                 <a href="/agent" class="console-link" data-testid="console-link">
                     <span aria-hidden="true">"🎧"</span>
                     " Support console"
                 </a>
-            </Show>
+            </When>
             <NewConversation/>
             <ConversationList/>
         </aside>
@@ -162,7 +162,7 @@ fn NewConversation() -> impl IntoView {
 #[component]
 fn ConversationList() -> impl IntoView {
     let chat = expect_context::<Chat>();
-    let items = Memo::new(move |_| chat.model.with(|m| m.list(now_ms())));
+    let items = memo(move || chat.model.with(|m| m.list(now_ms())));
     let active = chat.active;
     // Keyed by the whole item: a row that changes is drawn anew.
     let rows = move || {
@@ -181,9 +181,9 @@ fn ConversationList() -> impl IntoView {
 
     view! {
         <nav class="conv-list" aria-label="Conversations" data-testid="conv-list">
-            <Show when=move || items.with(Vec::is_empty)>
+            <When when=move || items.with(Vec::is_empty)>
                 <p class="muted empty-list">"No conversations yet. Start one above."</p>
-            </Show>
+            </When>
             {keyed_list(rows)}
         </nav>
     }

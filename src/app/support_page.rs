@@ -14,7 +14,7 @@ use super::composer::ComposerBox;
 use super::connection_badge::ConnectionBadge;
 use super::conversation::{NoticeStack, TypingLine};
 use super::messages::{ListFeed, MessageView};
-use super::reactive::{effect, label, text, track_page_visibility};
+use super::reactive::{effect, label, memo, text, track_page_visibility};
 use super::socket;
 use super::support_chat::{Phase, SupportChat};
 use super::support_thread::SupportStatus;
@@ -49,7 +49,7 @@ pub fn SupportPage() -> impl IntoView {
         }
     });
 
-    let screen = Memo::new(move |_| match chat.phase.get() {
+    let screen = memo(move || match chat.phase.get() {
         Phase::Checking => Screen::Loading,
         Phase::Welcome | Phase::Starting => Screen::Form,
         Phase::Chatting => Screen::Chat,
@@ -162,7 +162,7 @@ fn standing(
 #[component]
 fn CustomerChat() -> impl IntoView {
     let chat = expect_context::<SupportChat>();
-    let banner = Memo::new(move |_| {
+    let banner = memo(move || {
         chat.thread
             .with(|t| standing(t.status, t.assignee.as_deref(), t.has_messages()))
     });
