@@ -184,6 +184,45 @@ mod tests {
     }
 
     #[test]
+    fn unexpected_values_are_described_with_serdes_wording() {
+        // vendor/serde_json writes these itself (see Cargo.toml's [patch]); floats keep
+        // serde_json's own formatting.
+        let message = |json: &str| {
+            serde_json::from_str::<ApiErrorDetail>(json)
+                .unwrap_err()
+                .to_string()
+        };
+        let cases = [
+            (r#"{"code":"internal","message":7}"#, "integer `7`"),
+            (r#"{"code":"internal","message":-7}"#, "integer `-7`"),
+            (r#"{"code":"internal","message":true}"#, "boolean `true`"),
+            (
+                r#"{"code":"internal","message":1.5}"#,
+                "floating point `1.5`",
+            ),
+            (r#"{"code":"internal","message":null}"#, "null"),
+            (r#"{"code":"internal","message":[]}"#, "sequence"),
+            (r#"{"code":"internal","message":{}}"#, "map"),
+            (
+                r#"{"code":"x\"y","message":""}"#,
+                r#"unknown error code `x"y`"#,
+            ),
+            (
+                r#"{"code":7,"message":""}"#,
+                "integer `7`, expected a string",
+            ),
+            (
+                r#""text""#,
+                r#"string "text", expected struct ApiErrorDetail"#,
+            ),
+        ];
+        for (json, expected) in cases {
+            let got = message(json);
+            assert!(got.contains(expected), "{json}: {got}");
+        }
+    }
+
+    #[test]
     fn api_error_body_has_the_contract_shape() {
         let body = ApiErrorBody::new(ErrorCode::UsernameTaken, "taken");
         let v: serde_json::Value = serde_json::to_value(&body).unwrap();
