@@ -11,6 +11,7 @@
 use super::agent_console::Console;
 use super::composer::ComposerBox;
 use super::conversation::{NoticeStack, TypingLine};
+use super::handlers::{click, submit};
 use super::messages::{ListFeed, MessageView};
 use super::reactive::{effect, memo, text, When};
 use super::sidebar::Avatar;
@@ -136,12 +137,12 @@ pub fn SupportPane(id: String) -> impl IntoView {
             </header>
             <div class="support-actions" data-testid="support-actions">
                 <When when=move || !mine()>
-                    <button class="primary small" data-testid="claim" on:click=move |_| id.with_value(|i| console.claim(i))>
+                    <button class="primary small" data-testid="claim" on:click=click(move |_| id.with_value(|i| console.claim(i)))>
                         "Claim"
                     </button>
                 </When>
                 <When when=move || state.get().0 != SupportStatus::Resolved>
-                    <button class="ghost small" data-testid="resolve" on:click=move |_| id.with_value(|i| console.resolve(i))>
+                    <button class="ghost small" data-testid="resolve" on:click=click(move |_| id.with_value(|i| console.resolve(i)))>
                         "Resolve"
                     </button>
                 </When>
@@ -167,7 +168,7 @@ pub fn SupportPane(id: String) -> impl IntoView {
                     Either::Left(view! {
                         <div class="claim-bar" data-testid="claim-bar">
                             <span>{holder} " is handling this conversation."</span>
-                            <button class="primary small" on:click=move |_| id.with_value(|i| console.claim(i))>
+                            <button class="primary small" on:click=click(move |_| id.with_value(|i| console.claim(i)))>
                                 "Claim to reply"
                             </button>
                         </div>
@@ -236,7 +237,7 @@ fn TransferForm(id: String) -> impl IntoView {
         el.set_value("");
     };
     view! {
-        <form class="transfer" on:submit=on_submit data-testid="transfer-form">
+        <form class="transfer" on:submit=submit(on_submit) data-testid="transfer-form">
             <input
                 node_ref=input
                 list=list_id.clone()

@@ -13,6 +13,7 @@ use super::agent_console::Console;
 use super::agent_conversation::SupportPane;
 use super::agent_queue::{QueuePanel, TabStrip};
 use super::chat_page::{gloo_sleep, Splash};
+use super::handlers::click;
 use super::reactive::{effect, label, memo, track_page_visibility};
 use super::sidebar::{CurrentUser, SignOutButton};
 use super::{api, socket};
@@ -208,7 +209,7 @@ fn ConsoleHead(on_sign_out: Callback<()>) -> impl IntoView {
                     data-available=move || available.get().to_string()
                     aria-pressed=move || available.get().to_string()
                     title="Available agents get waiting conversations automatically"
-                    on:click=move |_| console.set_available(!available.get_untracked())
+                    on:click=click(move |_| console.set_available(!available.get_untracked()))
                 >
                     <span class="availability-dot" aria-hidden="true"></span>
                     {label(move || if available.get() { "Available" } else { "Away" })}

@@ -9,6 +9,7 @@
 
 use super::agent_console::Console;
 use super::agent_model::{Filter, QueueRow};
+use super::handlers::click;
 use super::keyed_list::{keyed_list, KeyedRow};
 use super::reactive::{memo, When};
 use super::sidebar::Avatar;
@@ -47,7 +48,7 @@ pub fn QueuePanel() -> impl IntoView {
                     aria-selected=move || selected().to_string()
                     data-testid="queue-filter"
                     data-filter=filter.key()
-                    on:click=move |_| console.filter.set(filter)
+                    on:click=click(move |_| console.filter.set(filter))
                 >
                     {filter.label()}
                     <span class="queue-count" data-testid="queue-count">
@@ -237,7 +238,7 @@ pub fn TabStrip() -> impl IntoView {
                                 class="conv-tab-close"
                                 aria-label="Close conversation"
                                 data-testid="close-tab"
-                                on:click=move |_| close(id.clone())
+                                on:click=click(move |_| close(id.clone()))
                             >
                                 "×"
                             </button>

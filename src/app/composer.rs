@@ -8,6 +8,7 @@
 //! sends `typing` (at most every two seconds).
 
 use super::chat::Chat;
+use super::handlers::{input, submit};
 use super::reactive::{self, effect, When};
 use crate::protocol::limits::MAX_BODY_CHARS;
 use leptos::html;
@@ -118,10 +119,10 @@ pub fn ComposerBox(
         <form
             class="composer"
             data-testid="composer-form"
-            on:submit=move |ev: leptos::ev::SubmitEvent| {
+            on:submit=submit(move |ev| {
                 ev.prevent_default();
                 send();
-            }
+            })
         >
             {move || {
                 error
@@ -143,7 +144,7 @@ pub fn ComposerBox(
                     data-testid="composer"
                     prop:value=initial
                     on:keydown=on_keydown
-                    on:input=on_input
+                    on:input=input(on_input)
                 ></textarea>
                 <button
                     type="submit"

@@ -6,6 +6,7 @@
 
 use super::chat::Chat;
 use super::composer::Composer;
+use super::handlers::click;
 use super::keyed_list::{keyed_list, KeyedRow};
 use super::messages::MessageList;
 use super::notice::{Notice, NoticeKind};
@@ -118,7 +119,7 @@ pub fn NoticeStack(notices: Signal<Vec<Notice>>, on_dismiss: Callback<u64>) -> i
                             <button
                                 class="notice-close"
                                 aria-label="Dismiss"
-                                on:click=move |_| on_dismiss.run(id)
+                                on:click=click(move |_| on_dismiss.run(id))
                             >
                                 "×"
                             </button>

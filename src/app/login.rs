@@ -7,6 +7,7 @@
 //! never fall back to a native (URL-leaking) submission.
 
 use super::api;
+use super::handlers::{click, submit};
 use super::reactive::{effect, memo, When};
 use crate::protocol::limits::{PASSWORD_MAX, PASSWORD_MIN};
 use crate::protocol::{Credentials, Username};
@@ -126,7 +127,7 @@ pub fn LoginPage() -> impl IntoView {
 
     view! {
         <div class="center-page login-page">
-            <form class="card auth-card" on:submit=on_submit data-testid="auth-form" novalidate>
+            <form class="card auth-card" on:submit=submit(on_submit) data-testid="auth-form" novalidate>
                 <div class="brand">
                     <span class="brand-mark" aria-hidden="true">"C"</span>
                     <span class="brand-name">"Confab"</span>
@@ -139,7 +140,7 @@ pub fn LoginPage() -> impl IntoView {
                         class:selected=move || !is_register()
                         aria-selected=move || (!is_register()).to_string()
                         data-testid="mode-signin"
-                        on:click=move |_| switch(Mode::SignIn)
+                        on:click=click(move |_| switch(Mode::SignIn))
                     >
                         "Sign in"
                     </button>
@@ -150,7 +151,7 @@ pub fn LoginPage() -> impl IntoView {
                         class:selected=is_register
                         aria-selected=move || is_register().to_string()
                         data-testid="mode-register"
-                        on:click=move |_| switch(Mode::Register)
+                        on:click=click(move |_| switch(Mode::Register))
                     >
                         "Create account"
                     </button>

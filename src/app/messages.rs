@@ -9,6 +9,7 @@
 //! Bodies are text nodes, never HTML: `<b>x</b>` shows as typed.
 
 use super::chat::Chat;
+use super::handlers::click;
 use super::keyed_list::{keyed_list, KeyedRow};
 use super::reactive::{effect, memo, When};
 use super::thread::{HistoryState, Row};
@@ -155,7 +156,7 @@ pub fn MessageView(
                 view! { <p class="list-hint" data-testid="older-loading">"Loading older messages…"</p> },
             )),
             HistoryState::Loaded if has_more => Some(EitherOf4::B(view! {
-                <button class="link list-hint" data-testid="load-older" on:click=move |_| load_older()>
+                <button class="link list-hint" data-testid="load-older" on:click=click(move |_| load_older())>
                     "Load older messages"
                 </button>
             })),
@@ -235,10 +236,10 @@ fn MessageRow(
         view! {
             <div class="msg-error" data-testid="msg-error">
                 <span>{message}</span>
-                <button class="link" data-testid="retry" on:click=move |_| retry.run(id_retry.clone())>
+                <button class="link" data-testid="retry" on:click=click(move |_| retry.run(id_retry.clone()))>
                     "Retry"
                 </button>
-                <button class="link" data-testid="discard" on:click=move |_| discard.run(id_drop.clone())>
+                <button class="link" data-testid="discard" on:click=click(move |_| discard.run(id_drop.clone()))>
                     "Delete"
                 </button>
             </div>

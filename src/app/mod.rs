@@ -29,6 +29,7 @@ pub mod chat_page;
 pub mod composer;
 pub mod connection_badge;
 pub mod conversation;
+pub mod handlers;
 pub mod keyed_list;
 pub mod login;
 pub mod messages;

@@ -4,6 +4,7 @@
 
 use super::chat::Chat;
 use super::connection_badge::ConnectionBadge;
+use super::handlers::{self, click, submit};
 use super::keyed_list::{keyed_list, KeyedRow};
 use super::reactive::{memo, text, When};
 use super::socket::ConnState;
@@ -37,7 +38,7 @@ pub fn CurrentUser(me: RwSignal<Option<Me>>, conn: RwSignal<ConnState>) -> impl 
 #[component]
 pub fn SignOutButton(on_sign_out: Callback<()>) -> impl IntoView {
     view! {
-        <button class="ghost small" data-testid="sign-out" on:click=move |_| on_sign_out.run(())>
+        <button class="ghost small" data-testid="sign-out" on:click=click(move |_| on_sign_out.run(()))>
             "Sign out"
         </button>
     }
@@ -130,7 +131,7 @@ fn NewConversation() -> impl IntoView {
     };
 
     view! {
-        <form class="new-conv" on:submit=on_submit data-testid="new-conv-form">
+        <form class="new-conv" on:submit=submit(on_submit) data-testid="new-conv-form">
             <input
                 node_ref=input
                 placeholder="New conversation: username"
@@ -139,7 +140,7 @@ fn NewConversation() -> impl IntoView {
                 autocapitalize="none"
                 spellcheck="false"
                 data-testid="new-conv-input"
-                on:input=move |_| error.set(None)
+                on:input=handlers::input(move |_| error.set(None))
             />
             <button type="submit" class="primary small" data-testid="new-conv-submit">
                 "Start"

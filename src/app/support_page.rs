@@ -13,6 +13,7 @@ use super::chat_page::Splash;
 use super::composer::ComposerBox;
 use super::connection_badge::ConnectionBadge;
 use super::conversation::{NoticeStack, TypingLine};
+use super::handlers::{input, submit};
 use super::messages::{ListFeed, MessageView};
 use super::reactive::{effect, label, memo, text, track_page_visibility};
 use super::socket;
@@ -93,7 +94,7 @@ fn Welcome() -> impl IntoView {
     };
     view! {
         <div class="center-page support-welcome-page">
-            <form class="card auth-card support-welcome" on:submit=on_submit data-testid="support-start-form" novalidate>
+            <form class="card auth-card support-welcome" on:submit=submit(on_submit) data-testid="support-start-form" novalidate>
                 <div class="brand">
                     <span class="brand-mark" aria-hidden="true">"C"</span>
                     <span class="brand-name">"Confab Support"</span>
@@ -110,7 +111,7 @@ fn Welcome() -> impl IntoView {
                         autocomplete="name"
                         maxlength=CUSTOMER_NAME_MAX.to_string()
                         data-testid="support-name"
-                        on:input=move |_| chat.start_error.set(None)
+                        on:input=input(move |_| chat.start_error.set(None))
                     />
                 </label>
                 {move || {
