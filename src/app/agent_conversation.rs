@@ -13,7 +13,7 @@ use super::composer::ComposerBox;
 use super::conversation::{NoticeStack, TypingLine};
 use super::handlers::{click, submit};
 use super::messages::{ListFeed, MessageView};
-use super::reactive::{effect, memo, text, When};
+use super::reactive::{effect, label, memo, text, When};
 use super::sidebar::Avatar;
 use super::support_thread::SupportStatus;
 use super::thread::HistoryState;
@@ -127,9 +127,9 @@ pub fn SupportPane(id: String) -> impl IntoView {
                 <div class="conv-head-text">
                     <h2 data-testid="chat-peer">{text(move || customer.get())}</h2>
                     <span
-                        class=move || format!("support-badge status-{}", state.get().0.as_str())
+                        class=text(move || format!("support-badge status-{}", state.get().0.as_str()))
                         data-testid="conv-status"
-                        data-status=move || state.get().0.as_str()
+                        data-status=label(move || state.get().0.as_str())
                     >
                         {text(status_text)}
                     </span>

@@ -14,7 +14,7 @@ use super::agent_conversation::SupportPane;
 use super::agent_queue::{QueuePanel, TabStrip};
 use super::chat_page::{gloo_sleep, Splash};
 use super::handlers::click;
-use super::reactive::{effect, label, memo, track_page_visibility};
+use super::reactive::{effect, flag, label, memo, text, track_page_visibility};
 use super::sidebar::{CurrentUser, SignOutButton};
 use super::{api, socket};
 use crate::protocol::Me;
@@ -169,7 +169,7 @@ fn ConsoleLayout(on_sign_out: Callback<()>) -> impl IntoView {
     view! {
         <div
             class="console"
-            class:show-chat=move || active.with(Option::is_some)
+            class:show-chat=flag(move || active.with(Option::is_some))
             data-testid="agent-console"
         >
             <aside class="queue-side" data-testid="queue-side">
@@ -204,10 +204,10 @@ fn ConsoleHead(on_sign_out: Callback<()>) -> impl IntoView {
             <div class="console-head-actions">
                 <button
                     class="availability small"
-                    class:away=move || !available.get()
+                    class:away=flag(move || !available.get())
                     data-testid="availability"
-                    data-available=move || available.get().to_string()
-                    aria-pressed=move || available.get().to_string()
+                    data-available=text(move || available.get().to_string())
+                    aria-pressed=text(move || available.get().to_string())
                     title="Available agents get waiting conversations automatically"
                     on:click=click(move |_| console.set_available(!available.get_untracked()))
                 >

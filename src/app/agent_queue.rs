@@ -11,7 +11,7 @@ use super::agent_console::Console;
 use super::agent_model::{Filter, QueueRow};
 use super::handlers::click;
 use super::keyed_list::{keyed_list, KeyedRow};
-use super::reactive::{memo, When};
+use super::reactive::{memo, text, When};
 use super::sidebar::Avatar;
 use super::support_thread::SupportStatus;
 use super::util::{format_wait, parse_time_ms};
@@ -45,7 +45,7 @@ pub fn QueuePanel() -> impl IntoView {
                     role="tab"
                     class="queue-filter"
                     class:selected=selected
-                    aria-selected=move || selected().to_string()
+                    aria-selected=text(move || selected().to_string())
                     data-testid="queue-filter"
                     data-filter=filter.key()
                     on:click=click(move |_| console.filter.set(filter))

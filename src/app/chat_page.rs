@@ -8,7 +8,7 @@
 use super::chat::Chat;
 use super::conversation::ConversationView;
 use super::notice::NoticeKind;
-use super::reactive::{effect, memo, text, track_page_visibility};
+use super::reactive::{effect, flag, memo, text, track_page_visibility};
 use super::sidebar::Sidebar;
 use super::{api, socket};
 use crate::protocol::Username;
@@ -106,7 +106,7 @@ pub fn ChatPage() -> impl IntoView {
             Either::Left(view! {
                 <div
                     class="app"
-                    class:show-chat=move || active.with(Option::is_some)
+                    class:show-chat=flag(move || active.with(Option::is_some))
                     data-testid="chat-app"
                 >
                     <Sidebar on_sign_out=sign_out/>

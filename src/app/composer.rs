@@ -151,7 +151,7 @@ pub fn ComposerBox(
                     class="primary send"
                     data-testid="send-button"
                     aria-label="Send"
-                    disabled=move || text.with(|t| t.trim().is_empty())
+                    disabled=reactive::flag(move || text.with(|t| t.trim().is_empty()))
                 >
                     <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">
                         <path d="M3 20.5 21 12 3 3.5v6.6l12 1.9-12 1.9z" fill="currentColor"></path>
@@ -159,7 +159,7 @@ pub fn ComposerBox(
                 </button>
             </div>
             <When when=move || { count() >= COUNTER_FROM }>
-                <span class="counter" class:over=move || { count() > MAX_BODY_CHARS } data-testid="char-counter">
+                <span class="counter" class:over=reactive::flag(move || count() > MAX_BODY_CHARS) data-testid="char-counter">
                     {reactive::text(move || format!("{} / {MAX_BODY_CHARS}", count()))}
                 </span>
             </When>

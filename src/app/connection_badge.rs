@@ -11,9 +11,9 @@ pub fn ConnectionBadge(#[prop(into)] state: Signal<ConnState>) -> impl IntoView 
     let label = move || state.get().label();
     view! {
         <span
-            class=move || format!("conn conn-{}", label())
+            class=reactive::text(move || format!("conn conn-{}", label()))
             data-testid="conn-state"
-            data-state=label
+            data-state=reactive::label(label)
             role="status"
         >
             <span class="conn-dot" aria-hidden="true"></span>

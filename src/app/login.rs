@@ -8,7 +8,7 @@
 
 use super::api;
 use super::handlers::{click, submit};
-use super::reactive::{effect, memo, When};
+use super::reactive::{effect, flag, label, memo, text, When};
 use crate::protocol::limits::{PASSWORD_MAX, PASSWORD_MIN};
 use crate::protocol::{Credentials, Username};
 use leptos::html;
@@ -137,8 +137,8 @@ pub fn LoginPage() -> impl IntoView {
                         type="button"
                         role="tab"
                         class="tab"
-                        class:selected=move || !is_register()
-                        aria-selected=move || (!is_register()).to_string()
+                        class:selected=flag(move || !is_register())
+                        aria-selected=text(move || (!is_register()).to_string())
                         data-testid="mode-signin"
                         on:click=click(move |_| switch(Mode::SignIn))
                     >
@@ -149,7 +149,7 @@ pub fn LoginPage() -> impl IntoView {
                         role="tab"
                         class="tab"
                         class:selected=is_register
-                        aria-selected=move || is_register().to_string()
+                        aria-selected=text(move || is_register().to_string())
                         data-testid="mode-register"
                         on:click=click(move |_| switch(Mode::Register))
                     >
@@ -174,9 +174,9 @@ pub fn LoginPage() -> impl IntoView {
                         node_ref=password_ref
                         type="password"
                         name="password"
-                        autocomplete=move || {
+                        autocomplete=label(move || {
                             if is_register() { "new-password" } else { "current-password" }
-                        }
+                        })
                         required
                         data-testid="auth-password"
                     />
@@ -201,7 +201,7 @@ pub fn LoginPage() -> impl IntoView {
                 <button
                     type="submit"
                     class="primary wide"
-                    disabled=move || !hydrated.get() || busy.get()
+                    disabled=flag(move || !hydrated.get() || busy.get())
                     data-testid="auth-submit"
                 >
                     {move || match (mode.get(), busy.get()) {

@@ -4,9 +4,9 @@
 //! own copy of the effect's whole run loop (about 1 KB of WASM each). [`effect`] boxes the
 //! closure first, so all effects share one copy.
 //!
-//! The same holds for a reactive text (`{move || …}` in a view): each closure type gets its own
-//! copy of the code that builds, hydrates and updates it (about 2 KB each). [`text`] and
-//! [`label`] box the closure, so every text of the same output type shares one copy.
+//! The same holds for a reactive text (`{move || …}` in a view) or attribute (`attr=move || …`):
+//! each closure type gets its own copy of the code that builds, hydrates and updates it. [`text`],
+//! [`label`] and [`flag`] box the closure, so all of one output type share one copy.
 //!
 //! [`When`] is `<Show>` without a fallback: `<Show>` memoizes its condition with a memo of the
 //! condition's own closure type (a copy of the memo's code per use) and switches between the
@@ -58,15 +58,21 @@ where
     Memo::new(move |_| f())
 }
 
-/// A reactive text that is a `String`: `{text(move || …)}` renders like `{move || …}`.
+/// A reactive text or attribute that is a `String`: `{text(move || …)}` renders like
+/// `{move || …}`.
 pub fn text(f: impl Fn() -> String + Send + 'static) -> Box<dyn FnMut() -> String + Send> {
     Box::new(f)
 }
 
-/// A reactive text that is one of several fixed strings.
+/// A reactive text or attribute that is one of several fixed strings.
 pub fn label(
     f: impl Fn() -> &'static str + Send + 'static,
 ) -> Box<dyn FnMut() -> &'static str + Send> {
+    Box::new(f)
+}
+
+/// A reactive yes/no: a `class:name=`, `disabled=` and the like.
+pub fn flag(f: impl Fn() -> bool + Send + 'static) -> Box<dyn FnMut() -> bool + Send> {
     Box::new(f)
 }
 

@@ -6,7 +6,7 @@ use super::chat::Chat;
 use super::connection_badge::ConnectionBadge;
 use super::handlers::{self, click, submit};
 use super::keyed_list::{keyed_list, KeyedRow};
-use super::reactive::{memo, text, When};
+use super::reactive::{flag, memo, text, When};
 use super::socket::ConnState;
 use super::thread::ListItem;
 use super::util::{hue, initial, now_ms};
@@ -82,9 +82,9 @@ pub fn Avatar(name: String, #[prop(optional)] online: Option<Signal<bool>>) -> i
                     view! {
                         <span
                             class="presence-dot"
-                            class:online=move || online.get()
+                            class:online=flag(move || online.get())
                             data-testid="online-dot"
-                            data-online=move || online.get().to_string()
+                            data-online=text(move || online.get().to_string())
                         ></span>
                     }
                 })}

@@ -15,7 +15,7 @@ use super::connection_badge::ConnectionBadge;
 use super::conversation::{NoticeStack, TypingLine};
 use super::handlers::{input, submit};
 use super::messages::{ListFeed, MessageView};
-use super::reactive::{effect, label, memo, text, track_page_visibility};
+use super::reactive::{effect, flag, label, memo, text, track_page_visibility};
 use super::socket;
 use super::support_chat::{Phase, SupportChat};
 use super::support_thread::SupportStatus;
@@ -128,7 +128,7 @@ fn Welcome() -> impl IntoView {
                 <button
                     type="submit"
                     class="primary wide"
-                    disabled=move || !hydrated.get() || starting()
+                    disabled=flag(move || !hydrated.get() || starting())
                     data-testid="support-start"
                 >
                     {label(move || if starting() { "Starting…" } else { "Start chat" })}
@@ -203,9 +203,9 @@ fn CustomerChat() -> impl IntoView {
                     <ConnectionBadge state=chat.conn/>
                 </header>
                 <div
-                    class=move || format!("support-banner banner-{}", banner.get().0)
+                    class=text(move || format!("support-banner banner-{}", banner.get().0))
                     data-testid="support-status"
-                    data-status=move || banner.get().0
+                    data-status=label(move || banner.get().0)
                     role="status"
                 >
                     {text(move || banner.get().1)}
