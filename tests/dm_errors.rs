@@ -4,6 +4,7 @@
 mod common;
 
 use common::{conversation, spawn_app, spawn_app_with};
+use confab::protocol::server::ErrorFrame;
 use confab::protocol::{ErrorCode, ServerFrame};
 use serde_json::json;
 
@@ -33,11 +34,11 @@ async fn bad_frame_is_reported_when_the_text_is_not_json_or_has_the_wrong_shape(
     let error = alice.expect_error("bad_frame").await;
     assert_eq!(error["client_msg_id"], "nb-1");
     assert!(matches!(
-        serde_json::from_value::<ServerFrame>(error).unwrap(),
-        ServerFrame::Error {
+        ServerFrame::from_json(&error.to_string()).unwrap(),
+        ServerFrame::Error(ErrorFrame {
             code: ErrorCode::BadFrame,
             ..
-        }
+        })
     ));
     alice.ping_pong().await;
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{assert_rfc3339_utc, spawn_app, spawn_app_with};
+use confab::protocol::server::Accepted;
 use confab::protocol::ServerFrame;
 
 #[tokio::test]
@@ -21,12 +22,12 @@ async fn send_gives_accepted_to_sender_and_message_to_both_when_peer_is_online()
     assert!(!id.is_empty());
     assert_rfc3339_utc(&accepted["sent_at"]);
     assert!(matches!(
-        serde_json::from_value::<ServerFrame>(accepted.clone()).unwrap(),
-        ServerFrame::Accepted {
+        ServerFrame::from_json(&accepted.to_string()).unwrap(),
+        ServerFrame::Accepted(Accepted {
             seq: 1,
             delivered: true,
             ..
-        }
+        })
     ));
 
     let at_bob = bob.expect("message").await;

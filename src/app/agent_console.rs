@@ -15,6 +15,7 @@ use super::notice::NoticeKind;
 use super::socket::{self, ConnState};
 use super::support_thread::SupportThread;
 use super::util::{new_client_msg_id, now_ms, store, stored, Store};
+use crate::protocol::server::{Accepted, ErrorFrame, HistoryPage, Queue, Receipt, Synced, Typing};
 use crate::protocol::{ClientFrame, Me, MessageBody, ReceiptKind, Role, ServerFrame};
 use leptos::prelude::*;
 use std::collections::HashMap;
@@ -95,7 +96,7 @@ impl Console {
     pub fn handle(self, frame: ServerFrame) {
         let now = now_ms();
         match frame {
-            ServerFrame::Hello { .. } => {
+            ServerFrame::Hello(_) => {
                 self.conn.set(ConnState::Online);
                 let mut frames = Vec::new();
                 self.model.update(|m| frames = m.resume_frames());
@@ -113,7 +114,7 @@ impl Console {
                     socket::send(frame);
                 }
             }
-            ServerFrame::Queue { conversations } => {
+            ServerFrame::Queue(Queue { conversations }) => {
                 self.model.update(|m| m.apply_queue(conversations))
             }
             ServerFrame::Message(m) if m.conversation_id.is_some() => {
@@ -127,52 +128,52 @@ impl Console {
                     socket::send(&frame);
                 }
             }
-            ServerFrame::Accepted {
+            ServerFrame::Accepted(Accepted {
                 client_msg_id,
                 id,
                 seq,
                 conversation_id: Some(conversation),
                 sent_at,
                 ..
-            } => self.model.update(|m| {
+            }) => self.model.update(|m| {
                 let sent_at = sent_at.unwrap_or_default();
                 m.apply_accepted(&conversation, &client_msg_id, &id, seq, &sent_at)
             }),
-            ServerFrame::Receipt {
+            ServerFrame::Receipt(Receipt {
                 conversation_id: Some(peer),
                 kind: ReceiptKind::Read,
                 up_to_seq,
                 ..
-            } if self.model.with_untracked(|m| {
+            }) if self.model.with_untracked(|m| {
                 m.queue.contains_key(&peer) || m.threads.contains_key(&peer)
             }) =>
             {
                 self.model.update(|m| m.apply_receipt(&peer, up_to_seq))
             }
-            ServerFrame::Typing {
+            ServerFrame::Typing(Typing {
                 conversation_id: Some(id),
                 ..
-            } => self
+            }) => self
                 .model
                 .update(|m| m.apply_typing(&id, now + TYPING_SHOWS_MS)),
-            ServerFrame::HistoryPage {
+            ServerFrame::HistoryPage(HistoryPage {
                 conversation_id: Some(id),
                 messages,
                 has_more,
                 ..
-            } => self
+            }) => self
                 .model
                 .update(|m| m.apply_history(&id, messages, has_more)),
-            ServerFrame::Synced {
+            ServerFrame::Synced(Synced {
                 conversation_id: Some(id),
                 last_seq,
                 ..
-            } => self.model.update(|m| m.apply_synced(&id, last_seq)),
-            ServerFrame::Error {
+            }) => self.model.update(|m| m.apply_synced(&id, last_seq)),
+            ServerFrame::Error(ErrorFrame {
                 code,
                 message,
                 client_msg_id,
-            } => self
+            }) => self
                 .model
                 .update(|m| m.apply_error(code, &message, client_msg_id.as_deref(), now)),
             // Direct messages, presence, pong: not the console's business.

@@ -11,8 +11,9 @@
 use super::agent_console::Console;
 use super::composer::ComposerBox;
 use super::conversation::{NoticeStack, TypingLine};
+use super::handlers::{click, submit};
 use super::messages::{ListFeed, MessageView};
-use super::reactive::effect;
+use super::reactive::{effect, label, memo, text, When};
 use super::sidebar::Avatar;
 use super::support_thread::SupportStatus;
 use super::thread::HistoryState;
@@ -37,13 +38,13 @@ pub fn SupportPane(id: String) -> impl IntoView {
         }
     });
 
-    let customer = Memo::new(move |_| {
+    let customer = memo(move || {
         console.model.with(|m| {
             id.with_value(|i| m.thread(i).map(|t| t.customer.clone()))
                 .unwrap_or_default()
         })
     });
-    let state = Memo::new(move |_| {
+    let state = memo(move || {
         console.model.with(|m| {
             id.with_value(|i| {
                 m.thread(i)
@@ -52,7 +53,7 @@ pub fn SupportPane(id: String) -> impl IntoView {
             })
         })
     });
-    let waiting_since = Memo::new(move |_| {
+    let waiting_since = memo(move || {
         console
             .model
             .with(|m| id.with_value(|i| m.queue.get(i).and_then(|e| e.waiting_since.clone())))
@@ -124,27 +125,27 @@ pub fn SupportPane(id: String) -> impl IntoView {
                 </a>
                 {move || view! { <Avatar name=customer.get()/> }}
                 <div class="conv-head-text">
-                    <h2 data-testid="chat-peer">{move || customer.get()}</h2>
+                    <h2 data-testid="chat-peer">{text(move || customer.get())}</h2>
                     <span
-                        class=move || format!("support-badge status-{}", state.get().0.as_str())
+                        class=text(move || format!("support-badge status-{}", state.get().0.as_str()))
                         data-testid="conv-status"
-                        data-status=move || state.get().0.as_str()
+                        data-status=label(move || state.get().0.as_str())
                     >
-                        {status_text}
+                        {text(status_text)}
                     </span>
                 </div>
             </header>
             <div class="support-actions" data-testid="support-actions">
-                <Show when=move || !mine()>
-                    <button class="primary small" data-testid="claim" on:click=move |_| id.with_value(|i| console.claim(i))>
+                <When when=move || !mine()>
+                    <button class="primary small" data-testid="claim" on:click=click(move |_| id.with_value(|i| console.claim(i)))>
                         "Claim"
                     </button>
-                </Show>
-                <Show when=move || state.get().0 != SupportStatus::Resolved>
-                    <button class="ghost small" data-testid="resolve" on:click=move |_| id.with_value(|i| console.resolve(i))>
+                </When>
+                <When when=move || state.get().0 != SupportStatus::Resolved>
+                    <button class="ghost small" data-testid="resolve" on:click=click(move |_| id.with_value(|i| console.resolve(i)))>
                         "Resolve"
                     </button>
-                </Show>
+                </When>
                 <TransferForm id=id.get_value()/>
                 <span class="transcript-links">
                     "Transcript: "
@@ -167,7 +168,7 @@ pub fn SupportPane(id: String) -> impl IntoView {
                     Either::Left(view! {
                         <div class="claim-bar" data-testid="claim-bar">
                             <span>{holder} " is handling this conversation."</span>
-                            <button class="primary small" on:click=move |_| id.with_value(|i| console.claim(i))>
+                            <button class="primary small" on:click=click(move |_| id.with_value(|i| console.claim(i)))>
                                 "Claim to reply"
                             </button>
                         </div>
@@ -222,7 +223,7 @@ fn TransferForm(id: String) -> impl IntoView {
     let input = NodeRef::<html::Input>::new();
     let list_id = format!("agents-{id}");
     let id = StoredValue::new(id);
-    let agents = Memo::new(move |_| console.model.with(|m| m.known_agents()));
+    let agents = memo(move || console.model.with(|m| m.known_agents()));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(el) = input.get_untracked() else {
@@ -236,7 +237,7 @@ fn TransferForm(id: String) -> impl IntoView {
         el.set_value("");
     };
     view! {
-        <form class="transfer" on:submit=on_submit data-testid="transfer-form">
+        <form class="transfer" on:submit=submit(on_submit) data-testid="transfer-form">
             <input
                 node_ref=input
                 list=list_id.clone()

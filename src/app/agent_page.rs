@@ -13,7 +13,8 @@ use super::agent_console::Console;
 use super::agent_conversation::SupportPane;
 use super::agent_queue::{QueuePanel, TabStrip};
 use super::chat_page::{gloo_sleep, Splash};
-use super::reactive::{effect, track_page_visibility};
+use super::handlers::click;
+use super::reactive::{effect, flag, label, memo, text, track_page_visibility};
 use super::sidebar::{CurrentUser, SignOutButton};
 use super::{api, socket};
 use crate::protocol::Me;
@@ -45,7 +46,7 @@ fn valid_id(raw: &str) -> bool {
 #[component]
 pub fn AgentPage() -> impl IntoView {
     let query = use_query_map();
-    let active = Memo::new(move |_| query.with(|q| q.get("c")).filter(|c| valid_id(c)));
+    let active = memo(move || query.with(|q| q.get("c")).filter(|c| valid_id(c)));
     let console = Console::new(active);
     provide_context(console);
     let gate = RwSignal::new(Gate::Checking(None));
@@ -168,7 +169,7 @@ fn ConsoleLayout(on_sign_out: Callback<()>) -> impl IntoView {
     view! {
         <div
             class="console"
-            class:show-chat=move || active.with(Option::is_some)
+            class:show-chat=flag(move || active.with(Option::is_some))
             data-testid="agent-console"
         >
             <aside class="queue-side" data-testid="queue-side">
@@ -203,15 +204,15 @@ fn ConsoleHead(on_sign_out: Callback<()>) -> impl IntoView {
             <div class="console-head-actions">
                 <button
                     class="availability small"
-                    class:away=move || !available.get()
+                    class:away=flag(move || !available.get())
                     data-testid="availability"
-                    data-available=move || available.get().to_string()
-                    aria-pressed=move || available.get().to_string()
+                    data-available=text(move || available.get().to_string())
+                    aria-pressed=text(move || available.get().to_string())
                     title="Available agents get waiting conversations automatically"
-                    on:click=move |_| console.set_available(!available.get_untracked())
+                    on:click=click(move |_| console.set_available(!available.get_untracked()))
                 >
                     <span class="availability-dot" aria-hidden="true"></span>
-                    {move || if available.get() { "Available" } else { "Away" }}
+                    {label(move || if available.get() { "Available" } else { "Away" })}
                 </button>
                 <a href="/" class="head-link" data-testid="messages-link">
                     "Messages"

@@ -9,6 +9,9 @@
 
 use super::agent_console::Console;
 use super::agent_model::{Filter, QueueRow};
+use super::handlers::click;
+use super::keyed_list::{keyed_list, KeyedRow};
+use super::reactive::{memo, text, When};
 use super::sidebar::Avatar;
 use super::support_thread::SupportStatus;
 use super::util::{format_wait, parse_time_ms};
@@ -19,8 +22,8 @@ use leptos_router::NavigateOptions;
 #[component]
 pub fn QueuePanel() -> impl IntoView {
     let console = expect_context::<Console>();
-    let counts = Memo::new(move |_| console.model.with(|m| m.counts()));
-    let rows = Memo::new(move |_| {
+    let counts = memo(move || console.model.with(|m| m.counts()));
+    let rows = memo(move || {
         let filter = console.filter.get();
         let now = console.now.get();
         console.model.with(|m| m.rows(filter, now))
@@ -42,10 +45,10 @@ pub fn QueuePanel() -> impl IntoView {
                     role="tab"
                     class="queue-filter"
                     class:selected=selected
-                    aria-selected=move || selected().to_string()
+                    aria-selected=text(move || selected().to_string())
                     data-testid="queue-filter"
                     data-filter=filter.key()
-                    on:click=move |_| console.filter.set(filter)
+                    on:click=click(move |_| console.filter.set(filter))
                 >
                     {filter.label()}
                     <span class="queue-count" data-testid="queue-count">
@@ -55,29 +58,29 @@ pub fn QueuePanel() -> impl IntoView {
             }
         })
         .collect_view();
+    // Keyed by the whole row: a row that changes is drawn anew.
+    let items = move || {
+        let current = console.active.get();
+        rows.get()
+            .into_iter()
+            .map(move |row| {
+                let is_active = current.as_deref() == Some(row.conversation_id.as_str());
+                KeyedRow::new((row.clone(), is_active), move || {
+                    view! { <QueueItem row is_active/> }
+                })
+            })
+            .collect()
+    };
 
     view! {
         <div class="queue-filters" role="tablist" aria-label="Queue">
             {filters}
         </div>
         <nav class="queue-list" aria-label="Support conversations" data-testid="queue-list">
-            <Show when=move || rows.with(Vec::is_empty)>
+            <When when=move || rows.with(Vec::is_empty)>
                 <p class="muted empty-list" data-testid="queue-empty">{empty_text}</p>
-            </Show>
-            <For
-                each=move || {
-                    let current = console.active.get();
-                    rows.get()
-                        .into_iter()
-                        .map(move |row| {
-                            let is_active = current.as_deref() == Some(row.conversation_id.as_str());
-                            (row, is_active)
-                        })
-                        .collect::<Vec<_>>()
-                }
-                key=|entry| entry.clone()
-                children=|(row, is_active)| view! { <QueueItem row is_active/> }
-            />
+            </When>
+            {keyed_list(items)}
         </nav>
     }
 }
@@ -167,7 +170,7 @@ struct TabItem {
 pub fn TabStrip() -> impl IntoView {
     let console = expect_context::<Console>();
     let navigate = use_navigate();
-    let tabs = Memo::new(move |_| {
+    let tabs = memo(move || {
         let now = console.now.get();
         let active = console.active.get();
         console.model.with(|m| {
@@ -207,47 +210,49 @@ pub fn TabStrip() -> impl IntoView {
             );
         }
     };
-    view! {
-        <Show when=move || tabs.with(|t| !t.is_empty())>
-            <div class="conv-tabs" role="tablist" aria-label="Open conversations" data-testid="conv-tabs">
-                <For
-                    each=move || tabs.get()
-                    key=|t| t.clone()
-                    children={
-                        let close = close.clone();
-                        move |t: TabItem| {
-                            let close = close.clone();
-                            let id = t.id.clone();
-                            view! {
-                                <div
-                                    class="conv-tab"
-                                    class:active=t.active
-                                    role="tab"
-                                    aria-selected=t.active.to_string()
-                                    data-testid="conv-tab"
-                                    data-conversation=t.id.clone()
-                                >
-                                    <a href=format!("/agent?c={}", t.id) class="conv-tab-link">
-                                        <span class="conv-tab-name">{t.customer}</span>
-                                        {t.typing.then(|| view! { <span class="tab-typing" aria-label="typing">"…"</span> })}
-                                        {(t.unread > 0 && !t.active)
-                                            .then(|| view! { <span class="badge small-badge">{t.unread}</span> })}
-                                    </a>
-                                    <button
-                                        type="button"
-                                        class="conv-tab-close"
-                                        aria-label="Close conversation"
-                                        data-testid="close-tab"
-                                        on:click=move |_| close(id.clone())
-                                    >
-                                        "×"
-                                    </button>
-                                </div>
-                            }
-                        }
+    // Keyed by the whole tab: a tab that changes is drawn anew.
+    let items = move || {
+        tabs.get()
+            .into_iter()
+            .map(|t| {
+                let close = close.clone();
+                KeyedRow::new(t.clone(), move || {
+                    let id = t.id.clone();
+                    view! {
+                        <div
+                            class="conv-tab"
+                            class:active=t.active
+                            role="tab"
+                            aria-selected=t.active.to_string()
+                            data-testid="conv-tab"
+                            data-conversation=t.id.clone()
+                        >
+                            <a href=format!("/agent?c={}", t.id) class="conv-tab-link">
+                                <span class="conv-tab-name">{t.customer}</span>
+                                {t.typing.then(|| view! { <span class="tab-typing" aria-label="typing">"…"</span> })}
+                                {(t.unread > 0 && !t.active)
+                                    .then(|| view! { <span class="badge small-badge">{t.unread}</span> })}
+                            </a>
+                            <button
+                                type="button"
+                                class="conv-tab-close"
+                                aria-label="Close conversation"
+                                data-testid="close-tab"
+                                on:click=click(move |_| close(id.clone()))
+                            >
+                                "×"
+                            </button>
+                        </div>
                     }
-                />
+                })
+            })
+            .collect()
+    };
+    view! {
+        <When when=move || tabs.with(|t| !t.is_empty())>
+            <div class="conv-tabs" role="tablist" aria-label="Open conversations" data-testid="conv-tabs">
+                {keyed_list(items.clone())}
             </div>
-        </Show>
+        </When>
     }
 }

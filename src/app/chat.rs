@@ -14,6 +14,9 @@ use super::model::Model;
 use super::notice::NoticeKind;
 use super::socket::{self, ConnState};
 use super::util::{new_client_msg_id, now_ms};
+use crate::protocol::server::{
+    Accepted, ErrorFrame, Hello, HistoryPage, Presence, Receipt, Synced, Typing,
+};
 use crate::protocol::{ClientFrame, Me, MessageBody, ServerFrame};
 use leptos::prelude::*;
 use std::time::Duration;
@@ -63,11 +66,11 @@ impl Chat {
     pub fn handle(self, frame: ServerFrame) {
         let now = now_ms();
         match frame {
-            ServerFrame::Hello {
+            ServerFrame::Hello(Hello {
                 user,
                 conversations,
                 ..
-            } => {
+            }) => {
                 self.model.update(|m| m.apply_hello(&user, conversations));
                 self.conn.set(ConnState::Online);
                 let frames = self.model.with_untracked(Model::resume_frames);
@@ -98,7 +101,7 @@ impl Chat {
                     socket::send(&frame);
                 }
             }
-            ServerFrame::Accepted {
+            ServerFrame::Accepted(Accepted {
                 client_msg_id,
                 id,
                 seq,
@@ -106,7 +109,7 @@ impl Chat {
                 peer,
                 sent_at,
                 conversation_id: None,
-            } => {
+            }) => {
                 self.model.update(|m| {
                     m.apply_accepted(
                         &client_msg_id,
@@ -122,43 +125,43 @@ impl Chat {
             }
             // A receipt always follows own messages, so its conversation is known; support read
             // receipts (`peer` is a support conversation id) match none.
-            ServerFrame::Receipt {
+            ServerFrame::Receipt(Receipt {
                 peer,
                 kind,
                 up_to_seq,
                 conversation_id: None,
-            } if self.model.with_untracked(|m| m.conv(&peer).is_some()) => self
+            }) if self.model.with_untracked(|m| m.conv(&peer).is_some()) => self
                 .model
                 .update(|m| m.apply_receipt(&peer, kind, up_to_seq)),
-            ServerFrame::Presence { user, online } => {
+            ServerFrame::Presence(Presence { user, online }) => {
                 self.model.update(|m| m.apply_presence(&user, online))
             }
-            ServerFrame::Typing {
+            ServerFrame::Typing(Typing {
                 from,
                 conversation_id: None,
-            } => {
+            }) => {
                 self.model
                     .update(|m| m.apply_typing(&from, now + TYPING_SHOWS_MS));
                 self.prune_later(TYPING_SHOWS_MS);
             }
-            ServerFrame::Synced {
+            ServerFrame::Synced(Synced {
                 peer: Some(peer),
                 last_seq,
                 ..
-            } => self.model.update(|m| m.apply_synced(&peer, last_seq)),
-            ServerFrame::HistoryPage {
+            }) => self.model.update(|m| m.apply_synced(&peer, last_seq)),
+            ServerFrame::HistoryPage(HistoryPage {
                 peer: Some(peer),
                 messages,
                 has_more,
                 ..
-            } => self
+            }) => self
                 .model
                 .update(|m| m.apply_history(&peer, messages, has_more)),
-            ServerFrame::Error {
+            ServerFrame::Error(ErrorFrame {
                 code,
                 message,
                 client_msg_id,
-            } => self.model.update(|m| {
+            }) => self.model.update(|m| {
                 let context = self.active.get_untracked();
                 m.apply_error(
                     code,

@@ -8,7 +8,7 @@
 use super::chat::Chat;
 use super::conversation::ConversationView;
 use super::notice::NoticeKind;
-use super::reactive::{effect, track_page_visibility};
+use super::reactive::{effect, flag, memo, text, track_page_visibility};
 use super::sidebar::Sidebar;
 use super::{api, socket};
 use crate::protocol::Username;
@@ -22,7 +22,7 @@ use std::time::Duration;
 #[component]
 pub fn ChatPage() -> impl IntoView {
     let query = use_query_map();
-    let active = Memo::new(move |_| {
+    let active = memo(move || {
         query
             .with(|q| q.get("c"))
             .and_then(|c| Username::parse(&c).ok())
@@ -99,14 +99,14 @@ pub fn ChatPage() -> impl IntoView {
 
     // What `<Show fallback=…>` does, without its type-erased fallback (an `AnyView`, which
     // would bring the async hydration code of the splash into the bundle; see sync_hydrate.rs).
-    let signed_in = Memo::new(move |_| chat.me.with(Option::is_some));
+    let signed_in = memo(move || chat.me.with(Option::is_some));
     view! {
         <Title text=title/>
         {move || if signed_in.get() {
             Either::Left(view! {
                 <div
                     class="app"
-                    class:show-chat=move || active.with(Option::is_some)
+                    class:show-chat=flag(move || active.with(Option::is_some))
                     data-testid="chat-app"
                 >
                     <Sidebar on_sign_out=sign_out/>
@@ -132,7 +132,7 @@ pub fn Splash(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
         <div class="center-page" data-testid="splash">
             <div class="splash">
                 <span class="brand-mark" aria-hidden="true">"C"</span>
-                <p>{move || error.get().unwrap_or_else(|| "Loading…".to_owned())}</p>
+                <p>{text(move || error.get().unwrap_or_else(|| "Loading…".to_owned()))}</p>
             </div>
         </div>
     }

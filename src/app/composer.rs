@@ -8,7 +8,8 @@
 //! sends `typing` (at most every two seconds).
 
 use super::chat::Chat;
-use super::reactive::effect;
+use super::handlers::{input, submit};
+use super::reactive::{self, effect, When};
 use crate::protocol::limits::MAX_BODY_CHARS;
 use leptos::html;
 use leptos::prelude::*;
@@ -118,10 +119,10 @@ pub fn ComposerBox(
         <form
             class="composer"
             data-testid="composer-form"
-            on:submit=move |ev: leptos::ev::SubmitEvent| {
+            on:submit=submit(move |ev| {
                 ev.prevent_default();
                 send();
-            }
+            })
         >
             {move || {
                 error
@@ -143,25 +144,25 @@ pub fn ComposerBox(
                     data-testid="composer"
                     prop:value=initial
                     on:keydown=on_keydown
-                    on:input=on_input
+                    on:input=input(on_input)
                 ></textarea>
                 <button
                     type="submit"
                     class="primary send"
                     data-testid="send-button"
                     aria-label="Send"
-                    disabled=move || text.with(|t| t.trim().is_empty())
+                    disabled=reactive::flag(move || text.with(|t| t.trim().is_empty()))
                 >
                     <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">
                         <path d="M3 20.5 21 12 3 3.5v6.6l12 1.9-12 1.9z" fill="currentColor"></path>
                     </svg>
                 </button>
             </div>
-            <Show when=move || { count() >= COUNTER_FROM }>
-                <span class="counter" class:over=move || { count() > MAX_BODY_CHARS } data-testid="char-counter">
-                    {move || format!("{} / {MAX_BODY_CHARS}", count())}
+            <When when=move || { count() >= COUNTER_FROM }>
+                <span class="counter" class:over=reactive::flag(move || count() > MAX_BODY_CHARS) data-testid="char-counter">
+                    {reactive::text(move || format!("{} / {MAX_BODY_CHARS}", count()))}
                 </span>
-            </Show>
+            </When>
         </form>
     }
 }

@@ -1,6 +1,7 @@
 //! The connection-state indicator ("connecting", "online", "reconnecting", "offline") shown in
 //! the sidebar, the agent console's header and the customer's support widget.
 
+use super::reactive;
 use super::socket::ConnState;
 use leptos::prelude::*;
 
@@ -10,13 +11,13 @@ pub fn ConnectionBadge(#[prop(into)] state: Signal<ConnState>) -> impl IntoView 
     let label = move || state.get().label();
     view! {
         <span
-            class=move || format!("conn conn-{}", label())
+            class=reactive::text(move || format!("conn conn-{}", label()))
             data-testid="conn-state"
-            data-state=label
+            data-state=reactive::label(label)
             role="status"
         >
             <span class="conn-dot" aria-hidden="true"></span>
-            {label}
+            {reactive::label(label)}
         </span>
     }
 }

@@ -6,9 +6,11 @@
 
 use super::chat::Chat;
 use super::composer::Composer;
+use super::handlers::click;
+use super::keyed_list::{keyed_list, KeyedRow};
 use super::messages::MessageList;
 use super::notice::{Notice, NoticeKind};
-use super::reactive::effect;
+use super::reactive::{effect, label, memo};
 use super::sidebar::Avatar;
 use super::util::now_ms;
 use leptos::prelude::*;
@@ -55,7 +57,7 @@ pub fn ConversationView(peer: String) -> impl IntoView {
                 <div class="conv-head-text">
                     <h2 data-testid="chat-peer">{peer.get_value()}</h2>
                     <span class="presence-text" data-testid="chat-presence">
-                        {move || if online.get() { "online" } else { "offline" }}
+                        {label(move || if online.get() { "online" } else { "offline" })}
                     </span>
                 </div>
             </header>
@@ -73,7 +75,7 @@ pub fn ConversationView(peer: String) -> impl IntoView {
 /// The line under the messages: "<who> is typing…" while `who` is set, else empty.
 #[component]
 pub fn TypingLine(who: Signal<Option<String>>) -> impl IntoView {
-    let who = Memo::new(move |_| who.get());
+    let who = memo(move || who.get());
     view! {
         <div class="typing-line" aria-live="polite">
             {move || {
@@ -100,12 +102,12 @@ pub fn TypingLine(who: Signal<Option<String>>) -> impl IntoView {
 /// notice's id).
 #[component]
 pub fn NoticeStack(notices: Signal<Vec<Notice>>, on_dismiss: Callback<u64>) -> impl IntoView {
-    view! {
-        <div class="notices" data-testid="notices">
-            <For
-                each=move || notices.get()
-                key=|n| n.id
-                children=move |n| {
+    let rows = move || {
+        notices
+            .get()
+            .into_iter()
+            .map(|n| {
+                KeyedRow::new(n.id, move || {
                     let (class, testid, role) = match n.kind {
                         NoticeKind::Error => ("notice error", "notice-error", "alert"),
                         NoticeKind::Info => ("notice info", "notice-info", "status"),
@@ -117,14 +119,19 @@ pub fn NoticeStack(notices: Signal<Vec<Notice>>, on_dismiss: Callback<u64>) -> i
                             <button
                                 class="notice-close"
                                 aria-label="Dismiss"
-                                on:click=move |_| on_dismiss.run(id)
+                                on:click=click(move |_| on_dismiss.run(id))
                             >
                                 "×"
                             </button>
                         </div>
                     }
-                }
-            />
+                })
+            })
+            .collect()
+    };
+    view! {
+        <div class="notices" data-testid="notices">
+            {keyed_list(rows)}
         </div>
     }
 }

@@ -7,7 +7,8 @@
 //! never fall back to a native (URL-leaking) submission.
 
 use super::api;
-use super::reactive::effect;
+use super::handlers::{click, submit};
+use super::reactive::{effect, flag, label, memo, text, When};
 use crate::protocol::limits::{PASSWORD_MAX, PASSWORD_MIN};
 use crate::protocol::{Credentials, Username};
 use leptos::html;
@@ -57,7 +58,7 @@ fn after_login(next: Option<&str>) -> String {
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
-    let next = Memo::new(move |_| after_login(query.with(|q| q.get("next")).as_deref()));
+    let next = memo(move || after_login(query.with(|q| q.get("next")).as_deref()));
     let mode = RwSignal::new(Mode::SignIn);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -126,7 +127,7 @@ pub fn LoginPage() -> impl IntoView {
 
     view! {
         <div class="center-page login-page">
-            <form class="card auth-card" on:submit=on_submit data-testid="auth-form" novalidate>
+            <form class="card auth-card" on:submit=submit(on_submit) data-testid="auth-form" novalidate>
                 <div class="brand">
                     <span class="brand-mark" aria-hidden="true">"C"</span>
                     <span class="brand-name">"Confab"</span>
@@ -136,10 +137,10 @@ pub fn LoginPage() -> impl IntoView {
                         type="button"
                         role="tab"
                         class="tab"
-                        class:selected=move || !is_register()
-                        aria-selected=move || (!is_register()).to_string()
+                        class:selected=flag(move || !is_register())
+                        aria-selected=text(move || (!is_register()).to_string())
                         data-testid="mode-signin"
-                        on:click=move |_| switch(Mode::SignIn)
+                        on:click=click(move |_| switch(Mode::SignIn))
                     >
                         "Sign in"
                     </button>
@@ -148,9 +149,9 @@ pub fn LoginPage() -> impl IntoView {
                         role="tab"
                         class="tab"
                         class:selected=is_register
-                        aria-selected=move || is_register().to_string()
+                        aria-selected=text(move || is_register().to_string())
                         data-testid="mode-register"
-                        on:click=move |_| switch(Mode::Register)
+                        on:click=click(move |_| switch(Mode::Register))
                     >
                         "Create account"
                     </button>
@@ -173,19 +174,19 @@ pub fn LoginPage() -> impl IntoView {
                         node_ref=password_ref
                         type="password"
                         name="password"
-                        autocomplete=move || {
+                        autocomplete=label(move || {
                             if is_register() { "new-password" } else { "current-password" }
-                        }
+                        })
                         required
                         data-testid="auth-password"
                     />
                 </label>
-                <Show when=is_register>
+                <When when=is_register>
                     <p class="hint">
                         "3–32 characters: a–z, 0–9, _ . - · password at least "
                         {PASSWORD_MIN} " characters"
                     </p>
-                </Show>
+                </When>
                 {move || {
                     error
                         .get()
@@ -200,7 +201,7 @@ pub fn LoginPage() -> impl IntoView {
                 <button
                     type="submit"
                     class="primary wide"
-                    disabled=move || !hydrated.get() || busy.get()
+                    disabled=flag(move || !hydrated.get() || busy.get())
                     data-testid="auth-submit"
                 >
                     {move || match (mode.get(), busy.get()) {

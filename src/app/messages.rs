@@ -9,7 +9,9 @@
 //! Bodies are text nodes, never HTML: `<b>x</b>` shows as typed.
 
 use super::chat::Chat;
-use super::reactive::effect;
+use super::handlers::click;
+use super::keyed_list::{keyed_list, KeyedRow};
+use super::reactive::{effect, memo, When};
 use super::thread::{HistoryState, Row};
 use super::util::time_labels;
 use leptos::either::EitherOf4;
@@ -91,7 +93,7 @@ pub fn MessageView(
     // Distance from the bottom to restore once an older page is in.
     let anchor = StoredValue::new(None::<i32>);
 
-    let rows = Memo::new(move |_| {
+    let rows = memo(move || {
         let rows = raw_rows.get();
         let mut last_day = String::new();
         rows.into_iter()
@@ -154,7 +156,7 @@ pub fn MessageView(
                 view! { <p class="list-hint" data-testid="older-loading">"Loading older messages…"</p> },
             )),
             HistoryState::Loaded if has_more => Some(EitherOf4::B(view! {
-                <button class="link list-hint" data-testid="load-older" on:click=move |_| load_older()>
+                <button class="link list-hint" data-testid="load-older" on:click=click(move |_| load_older())>
                     "Load older messages"
                 </button>
             })),
@@ -168,6 +170,18 @@ pub fn MessageView(
         }
     };
     let empty = move || state.with(|s| s.0 == HistoryState::Loaded) && rows.with(Vec::is_empty);
+    // Keyed by the whole row: a row that changes (sent -> delivered, …) is drawn anew.
+    let items = move || {
+        rows.get()
+            .into_iter()
+            .map(|shown| {
+                let (row, time, divider) = shown.clone();
+                KeyedRow::new(shown, move || {
+                    view! { <MessageRow row time divider retry discard/> }
+                })
+            })
+            .collect()
+    };
 
     view! {
         <div
@@ -179,19 +193,13 @@ pub fn MessageView(
             aria-live="polite"
         >
             {top_line}
-            <Show when=empty>
+            <When when=empty>
                 <div class="empty-chat" data-testid="empty-chat">
                     <p>{empty_title.clone()}</p>
                     <p class="muted">{empty_hint.clone()}</p>
                 </div>
-            </Show>
-            <For
-                each=move || rows.get()
-                key=|shown| shown.clone()
-                children=move |(row, time, divider)| {
-                    view! { <MessageRow row time divider retry discard/> }
-                }
-            />
+            </When>
+            {keyed_list(items)}
         </div>
     }
 }
@@ -228,10 +236,10 @@ fn MessageRow(
         view! {
             <div class="msg-error" data-testid="msg-error">
                 <span>{message}</span>
-                <button class="link" data-testid="retry" on:click=move |_| retry.run(id_retry.clone())>
+                <button class="link" data-testid="retry" on:click=click(move |_| retry.run(id_retry.clone()))>
                     "Retry"
                 </button>
-                <button class="link" data-testid="discard" on:click=move |_| discard.run(id_drop.clone())>
+                <button class="link" data-testid="discard" on:click=click(move |_| discard.run(id_drop.clone()))>
                     "Delete"
                 </button>
             </div>

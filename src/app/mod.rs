@@ -17,6 +17,11 @@
 //! too: [`support_thread`] (one support conversation, either side) and [`agent_model`] (the
 //! queue and the open tabs). They reuse the socket, the message list ([`messages::MessageView`]),
 //! the composer ([`composer::ComposerBox`]) and the notices.
+//!
+//! Bundle size: [`reactive`] (effects, memos, texts, attributes, `When`), [`handlers`] (event
+//! handlers) and [`keyed_list`] (every keyed list) erase closure and item types, so each piece of
+//! generic view code is compiled once rather than once per use; [`sync_hydrate`] keeps the async
+//! hydration path out.
 
 pub mod agent_console;
 pub mod agent_conversation;
@@ -29,6 +34,8 @@ pub mod chat_page;
 pub mod composer;
 pub mod connection_badge;
 pub mod conversation;
+pub mod handlers;
+pub mod keyed_list;
 pub mod login;
 pub mod messages;
 pub mod model;

@@ -4,6 +4,9 @@
 
 use super::chat::Chat;
 use super::connection_badge::ConnectionBadge;
+use super::handlers::{self, click, submit};
+use super::keyed_list::{keyed_list, KeyedRow};
+use super::reactive::{flag, memo, text, When};
 use super::socket::ConnState;
 use super::thread::ListItem;
 use super::util::{hue, initial, now_ms};
@@ -23,7 +26,7 @@ pub fn CurrentUser(me: RwSignal<Option<Me>>, conn: RwSignal<ConnState>) -> impl 
             {move || username().map(|name| view! { <Avatar name/> })}
             <div class="me-text">
                 <span class="me-name" data-testid="current-user">
-                    {move || username().unwrap_or_default()}
+                    {text(move || username().unwrap_or_default())}
                 </span>
                 <ConnectionBadge state=conn/>
             </div>
@@ -35,7 +38,7 @@ pub fn CurrentUser(me: RwSignal<Option<Me>>, conn: RwSignal<ConnState>) -> impl 
 #[component]
 pub fn SignOutButton(on_sign_out: Callback<()>) -> impl IntoView {
     view! {
-        <button class="ghost small" data-testid="sign-out" on:click=move |_| on_sign_out.run(())>
+        <button class="ghost small" data-testid="sign-out" on:click=click(move |_| on_sign_out.run(()))>
             "Sign out"
         </button>
     }
@@ -55,12 +58,12 @@ pub fn Sidebar(on_sign_out: Callback<()>) -> impl IntoView {
                 <CurrentUser me=chat.me conn=chat.conn/>
                 <SignOutButton on_sign_out/>
             </header>
-            <Show when=is_agent>
+            <When when=is_agent>
                 <a href="/agent" class="console-link" data-testid="console-link">
                     <span aria-hidden="true">"🎧"</span>
                     " Support console"
                 </a>
-            </Show>
+            </When>
             <NewConversation/>
             <ConversationList/>
         </aside>
@@ -79,9 +82,9 @@ pub fn Avatar(name: String, #[prop(optional)] online: Option<Signal<bool>>) -> i
                     view! {
                         <span
                             class="presence-dot"
-                            class:online=move || online.get()
+                            class:online=flag(move || online.get())
                             data-testid="online-dot"
-                            data-online=move || online.get().to_string()
+                            data-online=text(move || online.get().to_string())
                         ></span>
                     }
                 })}
@@ -128,7 +131,7 @@ fn NewConversation() -> impl IntoView {
     };
 
     view! {
-        <form class="new-conv" on:submit=on_submit data-testid="new-conv-form">
+        <form class="new-conv" on:submit=submit(on_submit) data-testid="new-conv-form">
             <input
                 node_ref=input
                 placeholder="New conversation: username"
@@ -137,7 +140,7 @@ fn NewConversation() -> impl IntoView {
                 autocapitalize="none"
                 spellcheck="false"
                 data-testid="new-conv-input"
-                on:input=move |_| error.set(None)
+                on:input=handlers::input(move |_| error.set(None))
             />
             <button type="submit" class="primary small" data-testid="new-conv-submit">
                 "Start"
@@ -160,29 +163,29 @@ fn NewConversation() -> impl IntoView {
 #[component]
 fn ConversationList() -> impl IntoView {
     let chat = expect_context::<Chat>();
-    let items = Memo::new(move |_| chat.model.with(|m| m.list(now_ms())));
+    let items = memo(move || chat.model.with(|m| m.list(now_ms())));
     let active = chat.active;
+    // Keyed by the whole item: a row that changes is drawn anew.
+    let rows = move || {
+        let current = active.get();
+        items
+            .get()
+            .into_iter()
+            .map(move |item| {
+                let is_active = current.as_deref() == Some(item.peer.as_str());
+                KeyedRow::new((item.clone(), is_active), move || {
+                    view! { <ConversationItem item is_active/> }
+                })
+            })
+            .collect()
+    };
 
     view! {
         <nav class="conv-list" aria-label="Conversations" data-testid="conv-list">
-            <Show when=move || items.with(Vec::is_empty)>
+            <When when=move || items.with(Vec::is_empty)>
                 <p class="muted empty-list">"No conversations yet. Start one above."</p>
-            </Show>
-            <For
-                each=move || {
-                    let current = active.get();
-                    items
-                        .get()
-                        .into_iter()
-                        .map(move |item| {
-                            let is_active = current.as_deref() == Some(item.peer.as_str());
-                            (item, is_active)
-                        })
-                        .collect::<Vec<_>>()
-                }
-                key=|entry| entry.clone()
-                children=|(item, is_active)| view! { <ConversationItem item is_active/> }
-            />
+            </When>
+            {keyed_list(rows)}
         </nav>
     }
 }

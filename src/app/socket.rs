@@ -283,7 +283,7 @@ mod browser {
                 let Some(text) = ev.data().as_string() else {
                     return;
                 };
-                match serde_json::from_str::<ServerFrame>(&text) {
+                match ServerFrame::from_json(&text) {
                     Ok(frame) => (c.handlers.on_frame)(frame),
                     Err(e) => leptos::logging::warn!("confab: ignoring unreadable frame: {e}"),
                 }

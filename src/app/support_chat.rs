@@ -19,6 +19,7 @@ use super::notice::{NoticeBoard, NoticeKind};
 use super::socket::{self, ConnState, Handlers, SUPPORT_PATH};
 use super::support_thread::{Side, SupportThread};
 use super::util::{new_client_msg_id, now_ms, store, stored, Store};
+use crate::protocol::server::{Accepted, ErrorFrame, HistoryPage, Receipt, Status, Synced, Typing};
 use crate::protocol::{MessageBody, ReceiptKind, ServerFrame};
 use leptos::prelude::*;
 use std::time::Duration;
@@ -191,12 +192,12 @@ impl SupportChat {
                     socket::send(frame);
                 }
             }
-            ServerFrame::HistoryPage {
+            ServerFrame::HistoryPage(HistoryPage {
                 messages, has_more, ..
-            } => self.thread.update(|t| t.apply_history(messages, has_more)),
-            ServerFrame::Status {
+            }) => self.thread.update(|t| t.apply_history(messages, has_more)),
+            ServerFrame::Status(Status {
                 status, assignee, ..
-            } => self.thread.update(|t| t.apply_status(&status, assignee)),
+            }) => self.thread.update(|t| t.apply_status(&status, assignee)),
             ServerFrame::Message(m) => {
                 let mut fill = None;
                 self.thread.update(|t| {
@@ -207,21 +208,21 @@ impl SupportChat {
                     socket::send(&frame);
                 }
             }
-            ServerFrame::Accepted {
+            ServerFrame::Accepted(Accepted {
                 client_msg_id,
                 id,
                 seq,
                 sent_at,
                 ..
-            } => self.thread.update(|t| {
+            }) => self.thread.update(|t| {
                 t.apply_accepted(&client_msg_id, &id, seq, sent_at.as_deref().unwrap_or(""))
             }),
-            ServerFrame::Receipt {
+            ServerFrame::Receipt(Receipt {
                 kind: ReceiptKind::Read,
                 up_to_seq,
                 ..
-            } => self.thread.update(|t| t.apply_receipt(up_to_seq)),
-            ServerFrame::Typing { from, .. } => {
+            }) => self.thread.update(|t| t.apply_receipt(up_to_seq)),
+            ServerFrame::Typing(Typing { from, .. }) => {
                 self.thread
                     .update(|t| t.apply_typing(&from, now + TYPING_SHOWS_MS));
                 self.now.set(now);
@@ -233,14 +234,14 @@ impl SupportChat {
                     Duration::from_millis(TYPING_SHOWS_MS as u64 + 100),
                 );
             }
-            ServerFrame::Synced { last_seq, .. } => {
+            ServerFrame::Synced(Synced { last_seq, .. }) => {
                 self.thread.update(|t| t.apply_synced(last_seq))
             }
-            ServerFrame::Error {
+            ServerFrame::Error(ErrorFrame {
                 code,
                 message,
                 client_msg_id,
-            } => {
+            }) => {
                 let text = if message.is_empty() {
                     code.as_str().replace('_', " ")
                 } else {

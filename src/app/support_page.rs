@@ -13,8 +13,9 @@ use super::chat_page::Splash;
 use super::composer::ComposerBox;
 use super::connection_badge::ConnectionBadge;
 use super::conversation::{NoticeStack, TypingLine};
+use super::handlers::{input, submit};
 use super::messages::{ListFeed, MessageView};
-use super::reactive::{effect, track_page_visibility};
+use super::reactive::{effect, flag, label, memo, text, track_page_visibility};
 use super::socket;
 use super::support_chat::{Phase, SupportChat};
 use super::support_thread::SupportStatus;
@@ -49,7 +50,7 @@ pub fn SupportPage() -> impl IntoView {
         }
     });
 
-    let screen = Memo::new(move |_| match chat.phase.get() {
+    let screen = memo(move || match chat.phase.get() {
         Phase::Checking => Screen::Loading,
         Phase::Welcome | Phase::Starting => Screen::Form,
         Phase::Chatting => Screen::Chat,
@@ -93,7 +94,7 @@ fn Welcome() -> impl IntoView {
     };
     view! {
         <div class="center-page support-welcome-page">
-            <form class="card auth-card support-welcome" on:submit=on_submit data-testid="support-start-form" novalidate>
+            <form class="card auth-card support-welcome" on:submit=submit(on_submit) data-testid="support-start-form" novalidate>
                 <div class="brand">
                     <span class="brand-mark" aria-hidden="true">"C"</span>
                     <span class="brand-name">"Confab Support"</span>
@@ -110,7 +111,7 @@ fn Welcome() -> impl IntoView {
                         autocomplete="name"
                         maxlength=CUSTOMER_NAME_MAX.to_string()
                         data-testid="support-name"
-                        on:input=move |_| chat.start_error.set(None)
+                        on:input=input(move |_| chat.start_error.set(None))
                     />
                 </label>
                 {move || {
@@ -127,10 +128,10 @@ fn Welcome() -> impl IntoView {
                 <button
                     type="submit"
                     class="primary wide"
-                    disabled=move || !hydrated.get() || starting()
+                    disabled=flag(move || !hydrated.get() || starting())
                     data-testid="support-start"
                 >
-                    {move || if starting() { "Starting…" } else { "Start chat" }}
+                    {label(move || if starting() { "Starting…" } else { "Start chat" })}
                 </button>
             </form>
         </div>
@@ -162,7 +163,7 @@ fn standing(
 #[component]
 fn CustomerChat() -> impl IntoView {
     let chat = expect_context::<SupportChat>();
-    let banner = Memo::new(move |_| {
+    let banner = memo(move || {
         chat.thread
             .with(|t| standing(t.status, t.assignee.as_deref(), t.has_messages()))
     });
@@ -202,12 +203,12 @@ fn CustomerChat() -> impl IntoView {
                     <ConnectionBadge state=chat.conn/>
                 </header>
                 <div
-                    class=move || format!("support-banner banner-{}", banner.get().0)
+                    class=text(move || format!("support-banner banner-{}", banner.get().0))
                     data-testid="support-status"
-                    data-status=move || banner.get().0
+                    data-status=label(move || banner.get().0)
                     role="status"
                 >
-                    {move || banner.get().1}
+                    {text(move || banner.get().1)}
                 </div>
                 <MessageView
                     feed

@@ -62,14 +62,6 @@ impl SupportStatus {
     }
 }
 
-/// The wire name of a role, for `data-role`.
-pub fn role_name(role: FromRole) -> &'static str {
-    match role {
-        FromRole::Customer => "customer",
-        FromRole::Agent => "agent",
-    }
-}
-
 /// A stored support message and who wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SupportMsg {
@@ -303,7 +295,7 @@ impl SupportThread {
 
     /// The rows of the message list: stored messages by seq, then pending ones in send order.
     pub fn rows(&self) -> Vec<Row> {
-        let own_role = role_name(self.side.role());
+        let own_role = self.side.role().as_str();
         let stored = self.messages.values().map(|m| {
             let own = self.is_own(m);
             let s = &m.stored;
@@ -321,7 +313,7 @@ impl SupportThread {
                 error: None,
                 client_msg_id: s.client_msg_id.clone(),
                 author: self.author_of(m),
-                role: Some(role_name(m.role)),
+                role: Some(m.role.as_str()),
             }
         });
         let pending = self.pending.iter().map(|p| p.row(Some(own_role)));

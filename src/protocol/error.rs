@@ -102,8 +102,14 @@ impl TryFrom<String> for ErrorCode {
     type Error = String;
 
     fn try_from(raw: String) -> Result<Self, String> {
-        Self::parse(&raw).ok_or_else(|| format!("unknown error code `{raw}`"))
+        Self::parse(&raw).ok_or_else(|| unknown_name("error code", &raw))
     }
+}
+
+/// The error of a wire name that is not one of its enum's (`try_from` of the enums read back
+/// through `parse`).
+pub(crate) fn unknown_name(kind: &str, raw: &str) -> String {
+    format!("unknown {kind} `{raw}`")
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -174,6 +180,45 @@ mod tests {
         };
         for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
             assert_eq!(position(code), i, "{code}");
+        }
+    }
+
+    #[test]
+    fn unexpected_values_are_described_with_serdes_wording() {
+        // vendor/serde_json writes these itself (see Cargo.toml's [patch]); floats keep
+        // serde_json's own formatting.
+        let message = |json: &str| {
+            serde_json::from_str::<ApiErrorDetail>(json)
+                .unwrap_err()
+                .to_string()
+        };
+        let cases = [
+            (r#"{"code":"internal","message":7}"#, "integer `7`"),
+            (r#"{"code":"internal","message":-7}"#, "integer `-7`"),
+            (r#"{"code":"internal","message":true}"#, "boolean `true`"),
+            (
+                r#"{"code":"internal","message":1.5}"#,
+                "floating point `1.5`",
+            ),
+            (r#"{"code":"internal","message":null}"#, "null"),
+            (r#"{"code":"internal","message":[]}"#, "sequence"),
+            (r#"{"code":"internal","message":{}}"#, "map"),
+            (
+                r#"{"code":"x\"y","message":""}"#,
+                r#"unknown error code `x"y`"#,
+            ),
+            (
+                r#"{"code":7,"message":""}"#,
+                "integer `7`, expected a string",
+            ),
+            (
+                r#""text""#,
+                r#"string "text", expected struct ApiErrorDetail"#,
+            ),
+        ];
+        for (json, expected) in cases {
+            let got = message(json);
+            assert!(got.contains(expected), "{json}: {got}");
         }
     }
 

@@ -1,10 +1,12 @@
 //! JSON bodies of the HTTP API.
 
+use super::error::unknown_name;
 use serde::{Deserialize, Serialize};
 
-/// Account roles. Agents and admins are created from the CLI.
+/// Account roles. Agents and admins are created from the CLI. Read back through [`Role::parse`]
+/// (serde `try_from`), like [`ErrorCode`](super::ErrorCode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum Role {
     User,
     Agent,
@@ -32,6 +34,14 @@ impl Role {
     /// Whether this role may use the agent console.
     pub fn is_agent(self) -> bool {
         matches!(self, Role::Agent | Role::Admin)
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw).ok_or_else(|| unknown_name("role", &raw))
     }
 }
 
@@ -83,5 +93,6 @@ mod tests {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
         assert_eq!(Role::parse("root"), None);
+        assert!(serde_json::from_str::<Me>(r#"{"username":"ann","role":"root"}"#).is_err());
     }
 }

@@ -11,7 +11,9 @@
 //!   the boundary with `parse()`.
 //! - [`client`]: frames the client sends ([`ClientFrame`]), with [`ClientFrame::parse`] turning any
 //!   text into either a frame or a typed error.
-//! - [`server`]: frames the server sends ([`ServerFrame`]) and the records inside them.
+//! - [`server`]: frames the server sends ([`ServerFrame`]), one struct per variant, and
+//!   [`ServerFrame::from_json`], the client's decoder.
+//! - [`records`]: the records inside server frames ([`Message`], [`ConversationSummary`], …).
 //! - [`http`]: request and response bodies of the account API.
 
 pub mod client;
@@ -19,10 +21,12 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod names;
+pub mod records;
 pub mod server;
 
 pub use client::{ClientFrame, FrameError};
 pub use error::{ApiErrorBody, ErrorCode};
 pub use http::{Credentials, Me, Role, SupportStart, SupportStarted};
 pub use names::{ClientMsgId, MessageBody, Username};
-pub use server::{ConversationSummary, FromRole, Message, QueueEntry, ReceiptKind, ServerFrame};
+pub use records::{ConversationSummary, FromRole, Message, QueueEntry, ReceiptKind};
+pub use server::ServerFrame;

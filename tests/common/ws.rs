@@ -126,7 +126,7 @@ impl WsClient {
                 Some(Ok(Message::Text(text))) => {
                     let value: Value = serde_json::from_str(text.as_str())
                         .unwrap_or_else(|e| panic!("server frame is not JSON ({e}): {text}"));
-                    if let Err(e) = serde_json::from_value::<ServerFrame>(value.clone()) {
+                    if let Err(e) = ServerFrame::from_json(text.as_str()) {
                         panic!("server frame does not match the protocol types ({e}): {text}");
                     }
                     self.seen.push(value.clone());

@@ -6,8 +6,7 @@
 use super::postgres::PgStore;
 use super::rows::{self, CONVERSATION_SELECT, SUPPORT_MESSAGE_SELECT};
 use super::support::{
-    plan_append, role_str, AppendPlan, SupportChange, SupportConversation, SupportMessage,
-    SupportStore,
+    plan_append, AppendPlan, SupportChange, SupportConversation, SupportMessage, SupportStore,
 };
 use super::{
     now_rfc3339, page_from_newest_first, seq_param, NewSupportMessage, StoreResult, WriteOp,
@@ -58,7 +57,7 @@ pub(super) async fn apply(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<
                  AND client_msg_id = $4"
             ))
             .bind(conversation_id)
-            .bind(role_str(*from_role))
+            .bind(from_role.as_str())
             .bind(author)
             .bind(client_msg_id)
             .fetch_optional(&mut *conn)
@@ -88,7 +87,7 @@ pub(super) async fn apply(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<
             .bind(conversation_id)
             .bind(seq)
             .bind(id)
-            .bind(role_str(*from_role))
+            .bind(from_role.as_str())
             .bind(author)
             .bind(body)
             .bind(client_msg_id)

@@ -2,7 +2,7 @@
 
 use super::rows::{self, CONVERSATION_SELECT, SUPPORT_MESSAGE_SELECT};
 use super::sqlite_writes::LiteRow;
-use super::support::{plan_append, role_str, AppendPlan, SupportChange, SupportConversation};
+use super::support::{plan_append, AppendPlan, SupportChange, SupportConversation};
 use super::{now_rfc3339, seq_param, NewSupportMessage, StoreResult, WriteOp, WriteOutcome};
 use crate::protocol::FromRole;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -107,7 +107,7 @@ fn append(conn: &Connection, m: &NewSupportMessage) -> StoreResult<WriteOutcome>
              AND client_msg_id = ?"
         ))?
         .query_row(
-            params![conversation_id, role_str(*from_role), author, client_msg_id],
+            params![conversation_id, from_role.as_str(), author, client_msg_id],
             |row| Ok(rows::support_message(&LiteRow(row))),
         )
         .optional()?;
@@ -138,7 +138,7 @@ fn append(conn: &Connection, m: &NewSupportMessage) -> StoreResult<WriteOutcome>
         conversation_id,
         seq,
         id,
-        role_str(*from_role),
+        from_role.as_str(),
         author,
         body,
         client_msg_id,

@@ -53,13 +53,6 @@ pub(super) fn role_of(raw: &str) -> FromRole {
     }
 }
 
-pub(super) fn role_str(role: FromRole) -> &'static str {
-    match role {
-        FromRole::Agent => "agent",
-        FromRole::Customer => "customer",
-    }
-}
-
 /// Who the customer is called in message frames.
 pub const CUSTOMER_AUTHOR: &str = "customer";
 

@@ -1,5 +1,6 @@
 //! Effects of committed support writes, run by the writer task in commit order.
 
+use crate::protocol::server::{Queue, Receipt, Status};
 use crate::protocol::{FromRole, ReceiptKind, ServerFrame};
 use crate::server::hub::{customer_key, Hub, Outbound};
 use crate::server::store::{
@@ -17,19 +18,19 @@ pub struct Effects<'a> {
 
 /// The frame that tells a customer whether an agent is with them.
 pub fn status_frame(conversation: &SupportConversation) -> ServerFrame {
-    ServerFrame::Status {
+    ServerFrame::Status(Status {
         conversation_id: conversation.id.clone(),
         status: conversation.status.as_str().to_owned(),
         assignee: conversation.assignee.clone(),
-    }
+    })
 }
 
 /// A queue frame holding one entry: agents merge it into their queue by conversation id.
 pub fn queue_delta(conversation: &SupportConversation) -> Outbound {
     Outbound::Frame(
-        ServerFrame::Queue {
+        ServerFrame::Queue(Queue {
             conversations: vec![conversation.to_queue_entry()],
-        }
+        })
         .to_json()
         .into(),
     )
@@ -174,12 +175,12 @@ pub fn after_support_read(hub: &Hub, op: &WriteOp, advanced_to: Option<u64>) {
         return;
     };
     let receipt = Outbound::Frame(
-        ServerFrame::Receipt {
+        ServerFrame::Receipt(Receipt {
             peer: conversation_id.clone(),
             kind: ReceiptKind::Read,
             up_to_seq,
             conversation_id: Some(conversation_id.clone()),
-        }
+        })
         .to_json()
         .into(),
     );

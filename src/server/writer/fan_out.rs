@@ -2,6 +2,7 @@
 //! order) and each submitter gets its answer.
 
 use super::{Applied, WriteError, WriterCounts, WriterTask, Written};
+use crate::protocol::server::Receipt;
 use crate::protocol::{ReceiptKind, ServerFrame};
 use crate::server::cluster::event::Mark;
 use crate::server::hub::Outbound;
@@ -98,12 +99,12 @@ impl WriterTask {
             }
             WriteOutcome::Marked { advanced_to } => {
                 if let (Some(seq), Some((reader, peer, kind))) = (advanced_to, watermark_of(op)) {
-                    let receipt = ServerFrame::Receipt {
+                    let receipt = ServerFrame::Receipt(Receipt {
                         peer: reader.to_owned(),
                         kind,
                         up_to_seq: seq,
                         conversation_id: None,
-                    };
+                    });
                     self.hub
                         .send_to_user(peer, &Outbound::Frame(receipt.to_json().into()));
                 }

@@ -11,6 +11,7 @@ use super::commands::{self, Reply};
 use super::greeting;
 use super::outbound::{self, send, write, Ready, WRITE_TIMEOUT};
 use crate::protocol::limits::{close, MAX_FRAME_BYTES};
+use crate::protocol::server::{ErrorFrame, HistoryPage};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::server::auth::CurrentUser;
 use crate::server::cluster::event::Event;
@@ -323,7 +324,7 @@ where
             for frame in frames {
                 match &frame {
                     ServerFrame::Message(m) => write_message(conn, sink, m).await?,
-                    ServerFrame::HistoryPage { messages, .. } => {
+                    ServerFrame::HistoryPage(HistoryPage { messages, .. }) => {
                         // What a page shows, this socket has: queued copies are not repeated.
                         for m in messages {
                             let sent = conn.sent.entry(dedup_key(m)).or_default();
@@ -331,7 +332,7 @@ where
                         }
                         write(sink, &frame.to_json()).await?
                     }
-                    ServerFrame::Error { .. } => write_error(conn, sink, frame).await?,
+                    ServerFrame::Error(ErrorFrame { .. }) => write_error(conn, sink, frame).await?,
                     _ => write(sink, &frame.to_json()).await?,
                 }
             }

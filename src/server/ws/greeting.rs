@@ -3,6 +3,7 @@
 
 use super::connection::{write_message, Connection, Customer, End};
 use super::outbound::write;
+use crate::protocol::server::{Hello, HistoryPage, Presence};
 use crate::protocol::{ConversationSummary, ServerFrame};
 use crate::server::auth::CurrentUser;
 use crate::server::hub::{customer_key, CloseReason, Outbound};
@@ -44,7 +45,7 @@ where
     if let Some(last) = messages.last() {
         conn.sent.insert(customer_key(id), last.seq);
     }
-    let history = ServerFrame::HistoryPage {
+    let history = ServerFrame::HistoryPage(HistoryPage {
         peer: None,
         conversation_id: Some(id.clone()),
         messages: messages
@@ -52,7 +53,7 @@ where
             .map(|m| m.to_wire(&conversation.customer_name))
             .collect(),
         has_more,
-    };
+    });
     write(sink, &history.to_json()).await?;
     write(sink, &status_frame(&conversation).to_json()).await
 }
@@ -93,11 +94,11 @@ where
             peer_read_seq: row.peer_read_seq,
         })
         .collect();
-    let hello = ServerFrame::Hello {
+    let hello = ServerFrame::Hello(Hello {
         user: me.clone(),
         conversations,
         role: Some(user.role.as_str().to_owned()),
-    };
+    });
     write(sink, &hello.to_json()).await?;
     // The socket was registered before this: anything committed since is queued for it live.
     // So the replay covers what the store held then, and stops at the first short chunk rather
@@ -142,10 +143,10 @@ pub async fn announce_presence(state: &AppState, user: &str, online: bool) {
         }
     };
     let frame = Outbound::Frame(
-        ServerFrame::Presence {
+        ServerFrame::Presence(Presence {
             user: user.to_owned(),
             online,
-        }
+        })
         .to_json()
         .into(),
     );

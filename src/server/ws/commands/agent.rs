@@ -2,6 +2,7 @@
 //! `send` / `history` / `sync` / `read` / `typing` naming a `conversation_id`.
 
 use super::{support, Reply};
+use crate::protocol::server::{Queue, Typing};
 use crate::protocol::{ClientFrame, ErrorCode, FromRole, Role, ServerFrame, Username};
 use crate::server::auth::CurrentUser;
 use crate::server::hub::{customer_key, Outbound};
@@ -37,9 +38,9 @@ pub async fn dispatch(conn: &mut Connection, agent: &CurrentUser, frame: ClientF
                 Ok(c) => c,
                 Err(frame) => return Reply::frame(frame),
             };
-            let entry = ServerFrame::Queue {
+            let entry = ServerFrame::Queue(Queue {
                 conversations: vec![conversation.to_queue_entry()],
-            };
+            });
             match support::history(conn, &conversation, None, None).await {
                 Reply::Frames(mut frames) => {
                     frames.insert(0, entry);
@@ -118,10 +119,10 @@ pub async fn dispatch(conn: &mut Connection, agent: &CurrentUser, frame: ClientF
             if let Err(frame) = support::conversation(conn, &id).await {
                 return Reply::frame(frame);
             }
-            let frame = ServerFrame::Typing {
+            let frame = ServerFrame::Typing(Typing {
                 from: agent.username.clone(),
                 conversation_id: Some(id.clone()),
-            };
+            });
             conn.state
                 .hub
                 .send_to_user(&customer_key(&id), &Outbound::Frame(frame.to_json().into()));
@@ -133,9 +134,9 @@ pub async fn dispatch(conn: &mut Connection, agent: &CurrentUser, frame: ClientF
 
 async fn queue(conn: &Connection) -> Reply {
     match conn.state.store.support_queue(RESOLVED_IN_QUEUE).await {
-        Ok(conversations) => Reply::frame(ServerFrame::Queue {
+        Ok(conversations) => Reply::frame(ServerFrame::Queue(Queue {
             conversations: conversations.iter().map(|c| c.to_queue_entry()).collect(),
-        }),
+        })),
         Err(e) => {
             tracing::error!(error = %e, "queue read failed");
             Reply::error(ErrorCode::Internal, "the queue could not be loaded")

@@ -2,6 +2,7 @@
 //! The conversation is always the customer's own; ids in frames are ignored.
 
 use super::{support, Reply};
+use crate::protocol::server::Typing;
 use crate::protocol::{ClientFrame, ErrorCode, FromRole, ServerFrame};
 use crate::server::hub::Outbound;
 use crate::server::store::support::CUSTOMER_AUTHOR;
@@ -42,10 +43,10 @@ pub async fn dispatch(conn: &mut Connection, customer: &Customer, frame: ClientF
                 Ok(c) => c.customer_name,
                 Err(_) => customer.name.clone(),
             };
-            let frame = ServerFrame::Typing {
+            let frame = ServerFrame::Typing(Typing {
                 from: name,
                 conversation_id: Some(id),
-            };
+            });
             conn.state
                 .hub
                 .send_to_agents(&Outbound::Frame(frame.to_json().into()));

@@ -3,6 +3,7 @@
 
 use super::{resolve_peer, Reply};
 use crate::protocol::limits::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
+use crate::protocol::server::{HistoryPage, Presence};
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::server::auth::CurrentUser;
 use crate::server::ws::connection::Connection;
@@ -29,19 +30,19 @@ pub async fn run(
         .await
     {
         Ok((page, has_more)) => {
-            let mut frames = vec![ServerFrame::HistoryPage {
+            let mut frames = vec![ServerFrame::HistoryPage(HistoryPage {
                 messages: page.iter().map(|m| m.to_wire(me)).collect(),
                 peer: Some(peer.as_str().to_owned()),
                 conversation_id: None,
                 has_more,
-            }];
+            })];
             // Opening a conversation (the newest page) also tells whether the peer is online:
             // presence frames otherwise reach only existing conversation partners.
             if before_seq.is_none() {
-                frames.push(ServerFrame::Presence {
+                frames.push(ServerFrame::Presence(Presence {
                     online: conn.state.hub.is_online(peer.as_str()),
                     user: peer.into_string(),
-                });
+                }));
             }
             Reply::Frames(frames)
         }

@@ -1,6 +1,7 @@
 //! `send {to, body, client_msg_id}`: store durably, then deliver; answer `accepted`.
 
 use super::{resolve_peer, Reply};
+use crate::protocol::server::Accepted;
 use crate::protocol::{ClientMsgId, ErrorCode, MessageBody, ServerFrame};
 use crate::server::auth::CurrentUser;
 use crate::server::diagnostics::Metrics;
@@ -46,7 +47,7 @@ pub async fn run(
                 if !duplicate {
                     Metrics::inc(&metrics.messages_accepted);
                 }
-                ServerFrame::Accepted {
+                ServerFrame::Accepted(Accepted {
                     client_msg_id: message.client_msg_id,
                     id: message.id,
                     seq: message.seq,
@@ -54,7 +55,7 @@ pub async fn run(
                     peer: Some(message.recipient),
                     conversation_id: None,
                     sent_at: Some(message.sent_at),
-                }
+                })
             }
             _ => ServerFrame::error(
                 ErrorCode::Internal,

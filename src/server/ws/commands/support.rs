@@ -2,6 +2,7 @@
 
 use super::Reply;
 use crate::protocol::limits::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
+use crate::protocol::server::{Accepted, HistoryPage, Synced};
 use crate::protocol::{ClientMsgId, ErrorCode, FromRole, MessageBody, ServerFrame};
 use crate::server::diagnostics::Metrics;
 use crate::server::store::{
@@ -81,7 +82,7 @@ pub fn send(conn: &Connection, to: Outgoing, body: String, client_msg_id: String
                 if !duplicate {
                     Metrics::inc(&metrics.messages_accepted);
                 }
-                ServerFrame::Accepted {
+                ServerFrame::Accepted(Accepted {
                     client_msg_id: message.client_msg_id,
                     id: message.id,
                     seq: message.seq,
@@ -89,7 +90,7 @@ pub fn send(conn: &Connection, to: Outgoing, body: String, client_msg_id: String
                     peer: None,
                     conversation_id: Some(message.conversation_id),
                     sent_at: Some(message.sent_at),
-                }
+                })
             }
             Ok(Written::Refused { assignee }) => ServerFrame::error(
                 ErrorCode::Forbidden,
@@ -125,7 +126,7 @@ pub async fn history(
         .support_messages_before(&conversation.id, before_seq, limit)
         .await
     {
-        Ok((page, has_more)) => Reply::frame(ServerFrame::HistoryPage {
+        Ok((page, has_more)) => Reply::frame(ServerFrame::HistoryPage(HistoryPage {
             peer: None,
             conversation_id: Some(conversation.id.clone()),
             messages: page
@@ -133,7 +134,7 @@ pub async fn history(
                 .map(|m| m.to_wire(&conversation.customer_name))
                 .collect(),
             has_more,
-        }),
+        })),
         Err(e) => {
             tracing::error!(error = %e, "support history failed");
             Reply::error(ErrorCode::Internal, "history failed; please retry")
@@ -168,11 +169,11 @@ pub async fn sync(conn: &Connection, conversation: &SupportConversation, after_s
             break;
         }
     }
-    frames.push(ServerFrame::Synced {
+    frames.push(ServerFrame::Synced(Synced {
         peer: None,
         conversation_id: Some(conversation.id.clone()),
         last_seq,
-    });
+    }));
     Reply::Frames(frames)
 }
 

@@ -1,6 +1,7 @@
 //! `sync {peer, after_seq}`: every message of the conversation after `after_seq`, then `synced`.
 
 use super::{resolve_peer, Reply};
+use crate::protocol::server::Synced;
 use crate::protocol::{ErrorCode, ServerFrame};
 use crate::server::auth::CurrentUser;
 use crate::server::store::WriteOp;
@@ -61,10 +62,10 @@ pub async fn run(
             })
             .await;
     }
-    frames.push(ServerFrame::Synced {
+    frames.push(ServerFrame::Synced(Synced {
         peer: Some(peer.into_string()),
         conversation_id: None,
         last_seq,
-    });
+    }));
     Reply::Frames(frames)
 }

@@ -1,6 +1,7 @@
 //! `typing {peer}`: forwarded to the peer's sockets as `typing {from}`; never stored.
 
 use super::{resolve_peer, Reply};
+use crate::protocol::server::Typing;
 use crate::protocol::ServerFrame;
 use crate::server::auth::CurrentUser;
 use crate::server::hub::Outbound;
@@ -11,10 +12,10 @@ pub async fn run(conn: &mut Connection, user: &CurrentUser, peer: Option<String>
         Ok(name) => name,
         Err(frame) => return Reply::frame(frame),
     };
-    let frame = ServerFrame::Typing {
+    let frame = ServerFrame::Typing(Typing {
         from: user.username.clone(),
         conversation_id: None,
-    };
+    });
     conn.state
         .hub
         .send_to_user(peer.as_str(), &Outbound::Frame(frame.to_json().into()));
