@@ -88,9 +88,8 @@ async fn apply(state: &AppState, bus: &Bus, envelope: Envelope) {
                 } = mark;
                 // Coalesced with this node's own deliveries: one watermark write per
                 // conversation, not one per message between the batch's appends.
-                (state.writer)
-                    .mark_delivered_later(reader, peer, up_to_seq)
-                    .await;
+                let writer = &state.writer;
+                writer.mark_delivered_later(reader, peer, up_to_seq).await;
             }
         }
         Event::ToAgents { item } => {

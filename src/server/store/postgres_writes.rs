@@ -85,9 +85,9 @@ pub(super) fn is_retryable(error: &StoreError) -> bool {
 /// Locks the existing conversation rows a batch appends to, marks or changes, in one fixed
 /// order (direct conversations by pair, then support conversations by id), before the ops run
 /// in theirs; nothing for a batch of one op. Returns the ids of the direct conversations locked.
-/// Watermark updates lock `members` rows, so a mark
-/// taken without its conversation's lock first would invert the order against another node's
-/// append (conversation, then members) and deadlock.
+/// Watermark updates lock `members` rows, so a mark taken without its conversation's lock first
+/// would invert the order against another node's append (conversation, then members) and
+/// deadlock.
 async fn lock_in_order(conn: &mut PgConnection, ops: &[WriteOp]) -> StoreResult<Vec<i64>> {
     let mut pairs = BTreeSet::new();
     let mut support = BTreeSet::new();
