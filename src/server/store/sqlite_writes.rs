@@ -12,11 +12,11 @@
 //! (which assigns seqs from memory), support in [`super::sqlite_support_writes`].
 
 use super::rows::Columns;
+use super::sqlite_checkpoints::{self, Checkpoints, BACKSTOP_FRAMES, WAL_SIZE_LIMIT};
 use super::sqlite_dm_writes::{BatchTails, Tails};
 use super::{StoreError, StoreResult, WriteOp, WriteOutcome};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -24,12 +24,6 @@ use std::time::Duration;
 /// every commit also walks the cache (pager_end_transaction → pcache1TruncateUnsafe), and at
 /// 64 MiB that walk alone was 2.6 % of the server's CPU under load (perf, benchmark W=10).
 const WRITE_CACHE_KIB: i64 = 8 * 1024;
-
-/// WAL size (pages) at which the writer's commit checkpoints the rest itself.
-const WRITER_CHECKPOINT_PAGES: i64 = 8192;
-
-/// How often the checkpointer thread copies committed pages into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
 /// The write connection. Cheap to clone; batches are applied one at a time.
 #[derive(Clone)]
@@ -39,8 +33,7 @@ pub(super) struct SqliteWriter {
 
 struct Inner {
     writing: Mutex<Writing>,
-    /// Dropped with the last handle, which ends the checkpointer thread.
-    _stop_checkpoints: mpsc::Sender<()>,
+    checkpoints: Checkpoints,
 }
 
 impl SqliteWriter {
@@ -61,20 +54,19 @@ impl SqliteWriter {
         // Statement journals (a statement that may fail halfway keeps one) in memory, not in a
         // temporary file.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        // The checkpointer thread copies the WAL into the database beside the writer; the
-        // writer checkpoints only what is left once the WAL is large, so that the WAL is
-        // rewound (reused from its start) instead of growing without end.
-        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+        // The checkpointer thread copies the WAL into the database beside the writer and asks
+        // it for the rewinds (see sqlite_checkpoints); SQLite's own is only a backstop.
+        conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_FRAMES)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         conn.set_prepared_statement_cache_capacity(64);
-        let (stop_checkpoints, stopped) = std::sync::mpsc::channel();
-        spawn_checkpointer(path, stopped)?;
+        let checkpoints = Checkpoints::start(path, sqlite_checkpoints::STANDARD)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 writing: Mutex::new(Writing {
                     conn,
                     tails: Tails::default(),
                 }),
-                _stop_checkpoints: stop_checkpoints,
+                checkpoints,
             }),
         })
     }
@@ -86,6 +78,7 @@ impl SqliteWriter {
             // A panic inside a transaction rolled it back while unwinding, so the connection
             // is still usable.
             let mut writing = inner.writing.lock().unwrap_or_else(PoisonError::into_inner);
+            inner.checkpoints.rewind_if_due(&writing.conn);
             apply_all(&mut writing, &ops)
         })
         .await
@@ -97,27 +90,6 @@ impl SqliteWriter {
 struct Writing {
     conn: Connection,
     tails: Tails,
-}
-
-/// Checkpoints on a connection of its own, off the writer's path: a checkpoint writes pages
-/// into the database file and fsyncs it, which inside a commit stalled every message of that
-/// batch. PASSIVE never waits for (or blocks) the writer or readers.
-fn spawn_checkpointer(path: &Path, stop: mpsc::Receiver<()>) -> StoreResult<()> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    std::thread::Builder::new()
-        .name("sqlite-checkpoint".into())
-        .spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
-                }
-            }
-        })
-        .map_err(|e| StoreError::Other(format!("cannot start the checkpointer: {e}")))?;
-    Ok(())
 }
 
 fn apply_all(writing: &mut Writing, ops: &[WriteOp]) -> StoreResult<Vec<WriteOutcome>> {
