@@ -40,6 +40,9 @@ step "end-to-end tests (Playwright, chromium)"
 target_dir=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
 (cd end2end && CONFAB_E2E_BIN="$target_dir/debug/confab" npx playwright test)
 
+step "benchmark unit tests"
+cargo test --release --manifest-path bench/Cargo.toml --target-dir "$target_dir/confab-bench"
+
 step "benchmark smoke run (tiny sizes; the benchmark is not a test, this keeps it from rotting)"
 # Against the debug binary just built (no release build here); goals are not checked, only
 # that every scenario runs. The full suite is `bench/run.sh` (see the README).

@@ -1,6 +1,7 @@
 //! The browser bundle: size of `target/site/pkg/confab.wasm` raw and brotli-compressed, whether
-//! it is a release or a debug build (which cargo-leptos front-end artifact it came from), and whether the
-//! running server answers `Accept-Encoding: br` with a precompressed body.
+//! it is a release or a debug build (debug bundles keep their `name` and `.debug_*` sections;
+//! wasm-bindgen and wasm-opt strip them from release ones), and whether the running server
+//! answers `Accept-Encoding: br` with a precompressed body.
 
 use serde::Serialize;
 use std::io::Write;
@@ -28,7 +29,7 @@ pub fn measure(repo: &Path, quality: u32) -> anyhow::Result<Option<WasmResult>> 
     let Ok(raw) = std::fs::read(&path) else {
         return Ok(None);
     };
-    let profile = build_profile(repo, &path);
+    let profile = build_profile(&raw);
     let mut compressed = Vec::new();
     {
         let mut writer = brotli::CompressorWriter::new(&mut compressed, 1 << 16, quality, 22);
@@ -46,29 +47,46 @@ pub fn measure(repo: &Path, quality: u32) -> anyhow::Result<Option<WasmResult>> 
     }))
 }
 
-/// Which cargo-leptos build wrote the site's bundle: the front-end artifact (before
-/// wasm-bindgen) of the newest profile not newer than the bundle itself.
-fn build_profile(repo: &Path, bundle: &Path) -> &'static str {
-    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let Some(site) = mtime(bundle) else {
-        return "unknown";
-    };
-    // cargo-leptos builds the front end under Cargo's target directory, which CARGO_TARGET_DIR
-    // may move away from the repository (the site itself always stays in `target/site`).
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(|dir| repo.join(dir))
-        .unwrap_or_else(|| repo.join("target"));
-    let front = target.join("front/wasm32-unknown-unknown");
-    [
-        ("release", "wasm-release"),
-        ("release", "release"),
-        ("debug", "debug"),
-    ]
-    .iter()
-    .filter_map(|(name, dir)| Some((*name, mtime(&front.join(dir).join("confab.wasm"))?)))
-    .filter(|(_, t)| *t <= site)
-    .max_by_key(|(_, t)| *t)
-    .map_or("unknown", |(name, _)| name)
+/// "debug" if the bundle keeps names or debug info, "release" if not.
+///
+/// Read from the bundle itself: guessing from which of cargo-leptos's front-end artifacts was
+/// written last called a release bundle "debug" after a debug build for the tests, since
+/// cargo-leptos rewrites the site from its cached release artifact.
+fn build_profile(wasm: &[u8]) -> &'static str {
+    match custom_sections(wasm) {
+        Some(names) if names.iter().any(|n| n == "name" || n.starts_with(".debug")) => "debug",
+        Some(_) => "release",
+        None => "unknown",
+    }
+}
+
+/// The names of a WebAssembly module's custom sections; `None` if it is not one.
+fn custom_sections(wasm: &[u8]) -> Option<Vec<String>> {
+    let mut rest = wasm.strip_prefix(b"\0asm\x01\0\0\0")?;
+    let mut names = Vec::new();
+    while let Some((&id, after_id)) = rest.split_first() {
+        let (size, body) = leb128(after_id)?;
+        let (section, next) = body.split_at_checked(usize::try_from(size).ok()?)?;
+        if id == 0 {
+            let (len, name) = leb128(section)?;
+            let name = name.get(..usize::try_from(len).ok()?)?;
+            names.push(String::from_utf8_lossy(name).into_owned());
+        }
+        rest = next;
+    }
+    Some(names)
+}
+
+/// An unsigned LEB128 number (at most 32 bits, as section sizes are) and what follows it.
+fn leb128(bytes: &[u8]) -> Option<(u32, &[u8])> {
+    let mut value = 0u32;
+    for (i, &byte) in bytes.iter().enumerate().take(5) {
+        value |= u32::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, &bytes[i + 1..]));
+        }
+    }
+    None
 }
 
 /// Asks the running Confab for the bundle with `Accept-Encoding: br`.
@@ -89,4 +107,43 @@ pub async fn check_served(result: &mut WasmResult, addr: SocketAddr) -> anyhow::
         .map(str::to_owned);
     result.served_bytes = Some(response.bytes().await?.len() as u64);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A module with one type section and the given custom sections.
+    fn module(custom: &[&str]) -> Vec<u8> {
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend([1, 4, 1, 0x60, 0, 0]); // type section: one `() -> ()`
+        for name in custom {
+            let payload = [&[name.len() as u8][..], name.as_bytes(), b"data"].concat();
+            wasm.extend([0, payload.len() as u8]);
+            wasm.extend(payload);
+        }
+        wasm
+    }
+
+    #[test]
+    fn bundle_with_names_or_debug_info_is_a_debug_build() {
+        assert_eq!(build_profile(&module(&["producers", "name"])), "debug");
+        assert_eq!(
+            build_profile(&module(&[".debug_info", "producers"])),
+            "debug"
+        );
+        assert_eq!(
+            build_profile(&module(&["producers", "target_features"])),
+            "release"
+        );
+        assert_eq!(build_profile(&module(&[])), "release");
+    }
+
+    #[test]
+    fn truncated_or_foreign_file_is_of_unknown_profile() {
+        let mut cut = module(&["name"]);
+        cut.truncate(cut.len() - 2);
+        assert_eq!(build_profile(&cut), "unknown");
+        assert_eq!(build_profile(b"<!doctype html>"), "unknown");
+    }
 }
