@@ -42,22 +42,26 @@ pub(super) struct WalPolicy {
 /// passes); 65 536 was no better.
 pub(super) const STANDARD: WalPolicy = WalPolicy {
     every: Duration::from_millis(200),
-    rewind_at_frames: REWIND_AT_FRAMES,
+    rewind_at_frames: 32 * 1024,
 };
-
-const REWIND_AT_FRAMES: i64 = 32 * 1024;
 
 /// Extra passes at most before a rewind, and the frames committed during a pass that are few
 /// enough to leave to the writer.
 const CATCH_UP_PASSES: usize = 3;
 const SMALL_REST_FRAMES: i64 = 256;
 
-/// SQLite's own autocheckpoint on the write connection: only if the rewinds stop happening.
-pub(super) const BACKSTOP_FRAMES: i64 = 4 * REWIND_AT_FRAMES;
-
 /// Bytes the WAL file is cut back to after a rewind, should it ever have grown past the usual
-/// ~`REWIND_AT_FRAMES` plus a pass's worth (a long read held the copying back).
-pub(super) const WAL_SIZE_LIMIT: i64 = 256 * 1024 * 1024;
+/// ~`rewind_at_frames` plus a pass's worth (a long read held the copying back).
+const WAL_SIZE_LIMIT: i64 = 256 * 1024 * 1024;
+
+impl WalPolicy {
+    /// Sets up the write connection for this policy: SQLite's own autocheckpoint stays only as
+    /// a backstop, far above the rewinds, in case the checkpointer stops keeping up.
+    pub(super) fn configure_writer(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.pragma_update(None, "wal_autocheckpoint", 4 * self.rewind_at_frames)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
+    }
+}
 
 /// The checkpointer thread, and its request to the writer.
 pub(super) struct Checkpoints {

@@ -12,7 +12,7 @@
 //! (which assigns seqs from memory), support in [`super::sqlite_support_writes`].
 
 use super::rows::Columns;
-use super::sqlite_checkpoints::{self, Checkpoints, BACKSTOP_FRAMES, WAL_SIZE_LIMIT};
+use super::sqlite_checkpoints::{self, Checkpoints};
 use super::sqlite_dm_writes::{BatchTails, Tails};
 use super::{StoreError, StoreResult, WriteOp, WriteOutcome};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -56,10 +56,10 @@ impl SqliteWriter {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // The checkpointer thread copies the WAL into the database beside the writer and asks
         // it for the rewinds (see sqlite_checkpoints); SQLite's own is only a backstop.
-        conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_FRAMES)?;
-        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+        let wal_policy = sqlite_checkpoints::STANDARD;
+        wal_policy.configure_writer(&conn)?;
         conn.set_prepared_statement_cache_capacity(64);
-        let checkpoints = Checkpoints::start(path, sqlite_checkpoints::STANDARD)?;
+        let checkpoints = Checkpoints::start(path, wal_policy)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 writing: Mutex::new(Writing {
