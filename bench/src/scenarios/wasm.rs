@@ -62,31 +62,13 @@ fn build_profile(wasm: &[u8]) -> &'static str {
 
 /// The names of a WebAssembly module's custom sections; `None` if it is not one.
 fn custom_sections(wasm: &[u8]) -> Option<Vec<String>> {
-    let mut rest = wasm.strip_prefix(b"\0asm\x01\0\0\0")?;
     let mut names = Vec::new();
-    while let Some((&id, after_id)) = rest.split_first() {
-        let (size, body) = leb128(after_id)?;
-        let (section, next) = body.split_at_checked(usize::try_from(size).ok()?)?;
-        if id == 0 {
-            let (len, name) = leb128(section)?;
-            let name = name.get(..usize::try_from(len).ok()?)?;
-            names.push(String::from_utf8_lossy(name).into_owned());
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let wasmparser::Payload::CustomSection(section) = payload.ok()? {
+            names.push(section.name().to_owned());
         }
-        rest = next;
     }
     Some(names)
-}
-
-/// An unsigned LEB128 number (at most 32 bits, as section sizes are) and what follows it.
-fn leb128(bytes: &[u8]) -> Option<(u32, &[u8])> {
-    let mut value = 0u32;
-    for (i, &byte) in bytes.iter().enumerate().take(5) {
-        value |= u32::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((value, &bytes[i + 1..]));
-        }
-    }
-    None
 }
 
 /// Asks the running Confab for the bundle with `Accept-Encoding: br`.
