@@ -8,16 +8,8 @@
 
 mod common;
 
-use confab::server::store::{NewMessage, PgStore, SqliteStore, Store, WriteOp, WriteOutcome};
-
-fn send(from: &str, to: &str, client_msg_id: &str) -> WriteOp {
-    WriteOp::Append(NewMessage::new(
-        from.into(),
-        to.into(),
-        format!("{from}: {client_msg_id}"),
-        client_msg_id.into(),
-    ))
-}
+use common::direct_message as send;
+use confab::server::store::{PgStore, SqliteStore, Store, WriteOp, WriteOutcome};
 
 fn delivered(reader: &str, peer: &str, up_to_seq: u64) -> WriteOp {
     WriteOp::MarkDelivered {

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::TestDatabase;
+use common::{direct_message as append, TestDatabase};
 use confab::protocol::{FromRole, Role};
 use confab::server::store::{
     new_message_id, now_rfc3339, AccountStore, NewMessage, NewSupportMessage, PgStore, Store,
@@ -28,15 +28,6 @@ async fn two_nodes(test: &str) -> Option<(TestDatabase, Arc<PgStore>, Arc<PgStor
     let a = PgStore::connect(&database.url).await.expect("node a");
     let b = PgStore::connect(&database.url).await.expect("node b");
     Some((database, Arc::new(a), Arc::new(b)))
-}
-
-fn append(sender: &str, recipient: &str, client_msg_id: &str) -> WriteOp {
-    WriteOp::Append(NewMessage::new(
-        sender.into(),
-        recipient.into(),
-        format!("{sender} says {client_msg_id}"),
-        client_msg_id.into(),
-    ))
 }
 
 fn support_message(

@@ -14,6 +14,7 @@ pub mod ws;
 
 use confab::server::config::Settings;
 use confab::server::startup::RunningApp;
+use confab::server::store::{NewMessage, WriteOp};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -406,4 +407,15 @@ pub fn conversation<'a>(hello: &'a Value, peer: &str) -> Option<&'a Value> {
         .expect("hello.conversations is an array")
         .iter()
         .find(|c| c["peer"] == peer)
+}
+
+/// A direct message from `from` to `to` as a writer op, its body `"{from}: {client_msg_id}"`,
+/// for the store tests that drive `Store::apply_batch` themselves.
+pub fn direct_message(from: &str, to: &str, client_msg_id: &str) -> WriteOp {
+    WriteOp::Append(NewMessage::new(
+        from.into(),
+        to.into(),
+        format!("{from}: {client_msg_id}"),
+        client_msg_id.into(),
+    ))
 }
