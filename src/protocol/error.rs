@@ -1,12 +1,13 @@
 //! Error codes shared by socket `error` frames and HTTP error bodies.
 
+use super::wire_names::wire_names;
 use serde::{Deserialize, Serialize};
 
 /// A machine-readable error code. Socket errors use the first group (from the v1 contract);
 /// HTTP errors may use any.
 ///
-/// Read back through [`ErrorCode::parse`] rather than a derived visitor: the derived one matches
-/// every name twice (as text and as bytes), which is most of this type's share of the WASM bundle.
+/// Read back through [`ErrorCode::parse`] (serde `try_from`) rather than a derived visitor; see
+/// `protocol/wire_names.rs` for why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", try_from = "String")]
 pub enum ErrorCode {
@@ -47,70 +48,25 @@ pub enum ErrorCode {
     Unavailable,
 }
 
-impl ErrorCode {
-    /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 17] = [
-        ErrorCode::BadFrame,
-        ErrorCode::UnknownType,
-        ErrorCode::EmptyBody,
-        ErrorCode::TooLarge,
-        ErrorCode::SelfMessage,
-        ErrorCode::UnknownUser,
-        ErrorCode::RateLimited,
-        ErrorCode::Forbidden,
-        ErrorCode::NotFound,
-        ErrorCode::Internal,
-        ErrorCode::InvalidInput,
-        ErrorCode::UsernameTaken,
-        ErrorCode::InvalidCredentials,
-        ErrorCode::Unauthorized,
-        ErrorCode::BadOrigin,
-        ErrorCode::TooManySockets,
-        ErrorCode::Unavailable,
-    ];
-
-    /// The code with this wire name.
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|code| code.as_str() == raw)
-    }
-
-    /// The snake_case name used on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadFrame => "bad_frame",
-            ErrorCode::UnknownType => "unknown_type",
-            ErrorCode::EmptyBody => "empty_body",
-            ErrorCode::TooLarge => "too_large",
-            ErrorCode::SelfMessage => "self_message",
-            ErrorCode::UnknownUser => "unknown_user",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::Internal => "internal",
-            ErrorCode::InvalidInput => "invalid_input",
-            ErrorCode::UsernameTaken => "username_taken",
-            ErrorCode::InvalidCredentials => "invalid_credentials",
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::BadOrigin => "bad_origin",
-            ErrorCode::TooManySockets => "too_many_sockets",
-            ErrorCode::Unavailable => "unavailable",
-        }
-    }
-}
-
-impl TryFrom<String> for ErrorCode {
-    type Error = String;
-
-    fn try_from(raw: String) -> Result<Self, String> {
-        Self::parse(&raw).ok_or_else(|| unknown_name("error code", &raw))
-    }
-}
-
-/// The error of a wire name that is not one of its enum's (`try_from` of the enums read back
-/// through `parse`).
-pub(crate) fn unknown_name(kind: &str, raw: &str) -> String {
-    format!("unknown {kind} `{raw}`")
-}
+wire_names!(ErrorCode, "error code", {
+    BadFrame => "bad_frame",
+    UnknownType => "unknown_type",
+    EmptyBody => "empty_body",
+    TooLarge => "too_large",
+    SelfMessage => "self_message",
+    UnknownUser => "unknown_user",
+    RateLimited => "rate_limited",
+    Forbidden => "forbidden",
+    NotFound => "not_found",
+    Internal => "internal",
+    InvalidInput => "invalid_input",
+    UsernameTaken => "username_taken",
+    InvalidCredentials => "invalid_credentials",
+    Unauthorized => "unauthorized",
+    BadOrigin => "bad_origin",
+    TooManySockets => "too_many_sockets",
+    Unavailable => "unavailable",
+});
 
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,6 +1,6 @@
 //! JSON bodies of the HTTP API.
 
-use super::error::unknown_name;
+use super::wire_names::wire_names;
 use serde::{Deserialize, Serialize};
 
 /// Account roles. Agents and admins are created from the CLI. Read back through [`Role::parse`]
@@ -13,35 +13,16 @@ pub enum Role {
     Admin,
 }
 
+wire_names!(Role, "role", {
+    User => "user",
+    Agent => "agent",
+    Admin => "admin",
+});
+
 impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::Agent => "agent",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "user" => Some(Role::User),
-            "agent" => Some(Role::Agent),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
     /// Whether this role may use the agent console.
     pub fn is_agent(self) -> bool {
         matches!(self, Role::Agent | Role::Admin)
-    }
-}
-
-impl TryFrom<String> for Role {
-    type Error = String;
-
-    fn try_from(raw: String) -> Result<Self, String> {
-        Self::parse(&raw).ok_or_else(|| unknown_name("role", &raw))
     }
 }
 

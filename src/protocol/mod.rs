@@ -15,6 +15,8 @@
 //!   [`ServerFrame::from_json`], the client's decoder.
 //! - [`records`]: the records inside server frames ([`Message`], [`ConversationSummary`], …).
 //! - [`http`]: request and response bodies of the account API.
+//! - `wire_names`: the names, `parse` and `try_from` of the enums sent as one word (roles,
+//!   receipt kinds, error codes), written once by a macro.
 
 pub mod client;
 pub mod error;
@@ -23,6 +25,7 @@ pub mod limits;
 pub mod names;
 pub mod records;
 pub mod server;
+mod wire_names;
 
 pub use client::{ClientFrame, FrameError};
 pub use error::{ApiErrorBody, ErrorCode};

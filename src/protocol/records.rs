@@ -1,11 +1,10 @@
 //! The records inside server frames: messages, conversation summaries, queue entries.
 
-use super::error::unknown_name;
+use super::wire_names::wire_names;
 use serde::{Deserialize, Serialize};
 
 /// Who wrote a support message. Read back through [`FromRole::parse`] (serde `try_from`), like
-/// [`ErrorCode`](super::ErrorCode): a derived visitor matches every name twice (as text and as
-/// bytes), which costs the WASM bundle more than the whole enum is worth.
+/// [`ErrorCode`](super::ErrorCode); see `protocol/wire_names.rs` for why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", try_from = "String")]
 pub enum FromRole {
@@ -13,30 +12,10 @@ pub enum FromRole {
     Agent,
 }
 
-impl FromRole {
-    /// The snake_case name used on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FromRole::Customer => "customer",
-            FromRole::Agent => "agent",
-        }
-    }
-
-    /// The role with this wire name.
-    pub fn parse(raw: &str) -> Option<Self> {
-        [FromRole::Customer, FromRole::Agent]
-            .into_iter()
-            .find(|role| role.as_str() == raw)
-    }
-}
-
-impl TryFrom<String> for FromRole {
-    type Error = String;
-
-    fn try_from(raw: String) -> Result<Self, String> {
-        Self::parse(&raw).ok_or_else(|| unknown_name("author role", &raw))
-    }
-}
+wire_names!(FromRole, "author role", {
+    Customer => "customer",
+    Agent => "agent",
+});
 
 /// One stored message, as both parties see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,30 +87,10 @@ pub enum ReceiptKind {
     Read,
 }
 
-impl ReceiptKind {
-    /// The snake_case name used on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReceiptKind::Delivered => "delivered",
-            ReceiptKind::Read => "read",
-        }
-    }
-
-    /// The kind with this wire name.
-    pub fn parse(raw: &str) -> Option<Self> {
-        [ReceiptKind::Delivered, ReceiptKind::Read]
-            .into_iter()
-            .find(|kind| kind.as_str() == raw)
-    }
-}
-
-impl TryFrom<String> for ReceiptKind {
-    type Error = String;
-
-    fn try_from(raw: String) -> Result<Self, String> {
-        Self::parse(&raw).ok_or_else(|| unknown_name("receipt kind", &raw))
-    }
-}
+wire_names!(ReceiptKind, "receipt kind", {
+    Delivered => "delivered",
+    Read => "read",
+});
 
 #[cfg(test)]
 mod tests {
