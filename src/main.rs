@@ -1,6 +1,10 @@
 //! The `confab` binary: serves the app, or runs an admin command (`confab --help`).
 
 #[cfg(feature = "ssr")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(feature = "ssr")]
 fn main() -> std::process::ExitCode {
     confab::server::cli::main()
 }

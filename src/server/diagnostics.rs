@@ -128,6 +128,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             load(&writer.fan_out_micros),
         ),
     ]);
+    samples.extend(state.store.samples());
     if let Some(bus) = state.hub.bus() {
         samples.extend([
             (

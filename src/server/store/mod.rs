@@ -16,6 +16,9 @@ mod sqlite;
 mod sqlite_accounts;
 mod sqlite_checkpoints;
 mod sqlite_dm_writes;
+mod sqlite_entries;
+mod sqlite_index;
+mod sqlite_log;
 mod sqlite_support;
 mod sqlite_support_writes;
 mod sqlite_writes;
@@ -64,7 +67,7 @@ pub struct SessionRecord {
 }
 
 /// A message as stored: one row, seen from no side in particular.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredMessage {
     pub id: String,
     pub seq: u64,
@@ -316,6 +319,11 @@ pub trait Store: AccountStore + SupportStore + Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// Flushes and closes connections.
     async fn close(&self);
+
+    /// The store's own figures for `/metrics`: (name, Prometheus type, value).
+    fn samples(&self) -> Vec<(&'static str, &'static str, u64)> {
+        Vec::new()
+    }
 
     /// Applies the ops in order in one transaction; one outcome per op. If the transaction
     /// fails, nothing of it is applied. Shared, not borrowed: a store that writes on a thread

@@ -1,7 +1,8 @@
 //! The embedded default store: SQLite in WAL mode with `synchronous=FULL`, so a committed
-//! transaction survives power loss. Throughput comes from the writer committing batches, each in
-//! one blocking call on a write connection of its own (`sqlite_writes.rs`); reads, and the
-//! rare account writes, use the sqlx pool.
+//! transaction survives power loss. Direct-message batches become durable in a message log
+//! beside the database and are copied into the tables behind it (`sqlite_writes.rs`); reads of
+//! direct messages first wait until the tables hold every write already answered. Reads, and
+//! the rare account writes, use the sqlx pool.
 
 use super::rows::{self, MESSAGE_COLUMNS};
 use super::sqlite_writes::SqliteWriter;
@@ -83,6 +84,11 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        // Not needed for durability (the log has every acknowledged write), but a store
+        // closed with nothing left to index starts again without replaying anything.
+        if let Err(e) = self.writer.caught_up().await {
+            tracing::warn!(error = %e, "closing before the log was indexed");
+        }
         self.pool.close().await;
     }
 
@@ -90,7 +96,12 @@ impl Store for SqliteStore {
         self.writer.apply(ops).await
     }
 
+    fn samples(&self) -> Vec<(&'static str, &'static str, u64)> {
+        self.writer.samples()
+    }
+
     async fn conversations(&self, user: &str) -> StoreResult<Vec<ConversationRow>> {
+        self.writer.caught_up().await?;
         let rows = sqlx::query(&format!(
             "SELECT p.username AS peer, c.last_seq, p.delivered_seq AS peer_delivered, \
              p.read_seq AS peer_read, \
@@ -120,6 +131,7 @@ impl Store for SqliteStore {
     }
 
     async fn peers_of(&self, user: &str) -> StoreResult<Vec<String>> {
+        self.writer.caught_up().await?;
         Ok(sqlx::query_scalar(
             "SELECT p.username FROM members me JOIN members p \
              ON p.conversation_id = me.conversation_id AND p.username <> ?1 \
@@ -131,6 +143,7 @@ impl Store for SqliteStore {
     }
 
     async fn pending_for(&self, user: &str, limit: u32) -> StoreResult<Vec<StoredMessage>> {
+        self.writer.caught_up().await?;
         let rows = sqlx::query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM members me JOIN messages m \
              ON m.conversation_id = me.conversation_id AND m.seq > me.delivered_seq \
@@ -151,6 +164,7 @@ impl Store for SqliteStore {
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<StoredMessage>> {
+        self.writer.caught_up().await?;
         let Some(conversation_id) = self.conversation_id(user, peer).await? else {
             return Ok(Vec::new());
         };
@@ -173,6 +187,7 @@ impl Store for SqliteStore {
         before_seq: Option<u64>,
         limit: u32,
     ) -> StoreResult<(Vec<StoredMessage>, bool)> {
+        self.writer.caught_up().await?;
         let Some(conversation_id) = self.conversation_id(user, peer).await? else {
             return Ok((Vec::new(), false));
         };

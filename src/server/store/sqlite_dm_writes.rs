@@ -1,241 +1,411 @@
-//! The direct-message writes of a SQLite batch: appends and watermarks.
+//! The direct-message writes of a SQLite batch, decided in memory by the one thread that logs
+//! batches: which seq a message gets, whether a send is a resend, where a watermark moves. The
+//! batch's changes come out as [`Entry`]s for the log and the indexer.
 //!
-//! Seqs come from memory. On SQLite one connection, the writer's, appends messages, so what it
-//! remembers of a conversation (its row id and newest seq, its [`Tail`]) stays true: an append
-//! to a known conversation is one plain `INSERT`, and each conversation's `last_seq` is written
-//! once per batch rather than once per message. A batch's moves are kept apart and remembered
-//! only when it commits, so a rolled-back batch leaves nothing behind.
+//! What the writer remembers ([`DmState`]) is the truth for every conversation and message it
+//! changed that the tables may not hold yet; anything else it reads from the tables (a
+//! conversation, or the original of a resend, on the thread's own read connection) and then
+//! remembers. So nothing it forgets may be newer than the tables: a conversation is forgotten
+//! only once the indexer has its last change, and a message once it is indexed.
+//!
+//! A batch works on a copy of what it touches ([`DmBatch`]); its decisions are kept
+//! ([`DmState::keep`]) only once the batch is durable, so a batch that fails leaves nothing.
 
-use super::rows::{self, Columns, MESSAGE_COLUMNS};
+use super::rows;
+use super::sqlite_entries::Entry;
 use super::sqlite_writes::LiteRow;
-use super::{ordered_pair, seq_param, NewMessage, StoreError, StoreResult, WriteOp, WriteOutcome};
+use super::{
+    ordered_pair, seq_param, NewMessage, StoreResult, StoredMessage, WriteOp, WriteOutcome,
+};
+use foldhash::HashMap;
 use rusqlite::{params, Connection, OptionalExtension};
-use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::sync::Arc;
 
-/// Conversations remembered at most; past that the memory starts again (a miss is one lookup).
+/// Conversations remembered at most (beyond those with changes not yet indexed); past that,
+/// the ones the tables are current for are forgotten (a miss is one indexed lookup).
 const MAX_REMEMBERED: usize = 100_000;
 
-/// A conversation's row id and newest seq.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Tail {
+/// A member's watermarks.
+#[derive(Debug, Clone, Copy, Default)]
+struct Marks {
+    delivered: i64,
+    read: i64,
+}
+
+/// A conversation as the writer knows it.
+#[derive(Debug, Clone)]
+struct Conv {
     id: i64,
     last_seq: i64,
+    /// The watermarks of `user_lo` and `user_hi`.
+    lo: Marks,
+    hi: Marks,
+    /// The newest log record that changed it; the tables are current once that is indexed.
+    changed_in: u64,
 }
 
-type Pair = (String, String);
-
-/// What the writer knows of conversations, by (user_lo, user_hi).
-#[derive(Default)]
-pub(super) struct Tails {
-    known: HashMap<Pair, Tail>,
+/// A map key of two strings: `a`, NUL, `b`. Usernames hold no NUL, so keys never collide.
+fn key_into(buffer: &mut String, a: &str, b: &str) {
+    buffer.clear();
+    buffer.push_str(a);
+    buffer.push('\0');
+    buffer.push_str(b);
 }
 
-impl Tails {
-    /// Starts a batch on top of what is known.
-    pub(super) fn batch(&self) -> BatchTails<'_> {
-        BatchTails {
-            known: self,
-            moved: HashMap::new(),
+/// What the writer remembers between batches.
+pub(super) struct DmState {
+    /// By `user_lo` NUL `user_hi`.
+    convs: HashMap<String, Conv>,
+    /// Messages logged but perhaps not yet indexed, by sender NUL client_msg_id, with the
+    /// record that logged them.
+    recent: HashMap<String, (Arc<StoredMessage>, u64)>,
+    /// `recent`'s keys by record, oldest first, to forget them once indexed.
+    recent_by_record: VecDeque<(u64, Vec<String>)>,
+    next_conversation_id: i64,
+}
+
+impl DmState {
+    /// Starts from the tables (after recovery, so they hold everything logged).
+    pub(super) fn load(conn: &Connection) -> rusqlite::Result<Self> {
+        let max_id: i64 =
+            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM conversations", [], |r| {
+                r.get(0)
+            })?;
+        Ok(Self {
+            convs: HashMap::default(),
+            recent: HashMap::default(),
+            recent_by_record: VecDeque::new(),
+            next_conversation_id: max_id + 1,
+        })
+    }
+
+    /// Forgets what the tables now hold (records up to `indexed`) and is no longer needed.
+    pub(super) fn forget_indexed(&mut self, indexed: u64) {
+        while self
+            .recent_by_record
+            .front()
+            .is_some_and(|(record, _)| *record <= indexed)
+        {
+            if let Some((_, keys)) = self.recent_by_record.pop_front() {
+                for key in keys {
+                    self.recent.remove(&key);
+                }
+            }
+        }
+        if self.convs.len() > MAX_REMEMBERED {
+            self.convs.retain(|_, conv| conv.changed_in > indexed);
         }
     }
 
-    /// Takes in a committed batch's moves.
-    pub(super) fn remember(&mut self, moved: Moved) {
-        if self.known.len() + moved.0.len() > MAX_REMEMBERED {
-            self.known.clear();
+    /// A batch on top of what is remembered, reading misses through `conn`.
+    pub(super) fn batch<'a>(&'a self, conn: &'a Connection) -> DmBatch<'a> {
+        DmBatch {
+            state: self,
+            conn,
+            reading: false,
+            convs: HashMap::default(),
+            recent: HashMap::default(),
+            entries: Vec::new(),
+            next_conversation_id: self.next_conversation_id,
+            key: String::new(),
         }
-        self.known
-            .extend(moved.0.into_iter().map(|(pair, (tail, _))| (pair, tail)));
+    }
+
+    /// Keeps a durable batch's decisions. `logged_as`: the log record holding its entries, or
+    /// `None` when they were committed to the tables directly.
+    pub(super) fn keep(&mut self, decided: Decided, logged_as: Option<u64>) {
+        for (key, (mut conv, changed)) in decided.convs {
+            if let (true, Some(record)) = (changed, logged_as) {
+                conv.changed_in = record;
+            }
+            self.convs.insert(key, conv);
+        }
+        if let Some(record) = logged_as {
+            let keys: Vec<String> = decided.recent.keys().cloned().collect();
+            self.recent.extend(
+                decided
+                    .recent
+                    .into_iter()
+                    .map(|(key, message)| (key, (message, record))),
+            );
+            if !keys.is_empty() {
+                self.recent_by_record.push_back((record, keys));
+            }
+        }
+        self.next_conversation_id = decided.next_conversation_id;
     }
 }
 
-/// Tails a batch moved, with the newest message's time; see [`BatchTails::finish`].
-pub(super) struct Moved(HashMap<Pair, (Tail, String)>);
-
-/// The tails as one batch sees them.
-pub(super) struct BatchTails<'a> {
-    known: &'a Tails,
-    moved: HashMap<Pair, (Tail, String)>,
+/// A batch's decisions, to keep once it is durable.
+pub(super) struct Decided {
+    /// Conversations it read or changed (`true`: changed).
+    convs: HashMap<String, (Conv, bool)>,
+    recent: HashMap<String, Arc<StoredMessage>>,
+    next_conversation_id: i64,
 }
 
-impl BatchTails<'_> {
-    fn get(&self, conn: &Connection, lo: &str, hi: &str) -> StoreResult<Option<Tail>> {
-        let pair = (lo.to_owned(), hi.to_owned());
-        if let Some((tail, _)) = self.moved.get(&pair) {
-            return Ok(Some(*tail));
+/// One batch's view: what is remembered, plus its own changes.
+pub(super) struct DmBatch<'a> {
+    state: &'a DmState,
+    conn: &'a Connection,
+    /// A read transaction is open on `conn`: a batch's reads share one snapshot, and one
+    /// look at whether the tables changed (which empties the connection's page cache).
+    reading: bool,
+    convs: HashMap<String, (Conv, bool)>,
+    recent: HashMap<String, Arc<StoredMessage>>,
+    entries: Vec<Entry>,
+    next_conversation_id: i64,
+    /// Reused for map lookups.
+    key: String,
+}
+
+impl DmBatch<'_> {
+    /// Decides one direct-message write.
+    pub(super) fn apply(&mut self, op: &WriteOp) -> StoreResult<WriteOutcome> {
+        match op {
+            WriteOp::Append(message) => self.append(message),
+            WriteOp::MarkDelivered {
+                reader,
+                peer,
+                up_to_seq,
+            } => self.mark(reader, peer, *up_to_seq, false),
+            WriteOp::MarkRead {
+                reader,
+                peer,
+                up_to_seq,
+            } => self.mark(reader, peer, *up_to_seq, true),
+            WriteOp::SupportAppend(_)
+            | WriteOp::SupportChange { .. }
+            | WriteOp::SupportRead { .. } => {
+                unreachable!("support writes are applied by sqlite_support_writes")
+            }
         }
-        if let Some(tail) = self.known.known.get(&pair) {
-            return Ok(Some(*tail));
+    }
+
+    /// The entries for the log, and the decisions to keep once they are durable.
+    pub(super) fn finish(mut self) -> (Vec<Entry>, Decided) {
+        self.end_reading();
+        let decided = Decided {
+            convs: std::mem::take(&mut self.convs),
+            recent: std::mem::take(&mut self.recent),
+            next_conversation_id: self.next_conversation_id,
+        };
+        (std::mem::take(&mut self.entries), decided)
+    }
+
+    /// Opens the batch's read transaction before its first read.
+    fn start_reading(&mut self) -> rusqlite::Result<()> {
+        if !self.reading {
+            self.conn.execute_batch("BEGIN")?;
+            self.reading = true;
         }
-        Ok(conn
+        Ok(())
+    }
+
+    fn end_reading(&mut self) {
+        if std::mem::take(&mut self.reading) {
+            if let Err(e) = self.conn.execute_batch("COMMIT") {
+                tracing::warn!(error = %e, "ending the writer's read transaction failed");
+            }
+        }
+    }
+
+    fn append(&mut self, m: &NewMessage) -> StoreResult<WriteOutcome> {
+        // A resend (same sender and client_msg_id, whatever the peer) answers with the original.
+        if let Some(original) = self.original(&m.sender, &m.client_msg_id)? {
+            let (lo, hi) = ordered_pair(&original.sender, &original.recipient);
+            let delivered = match self.conv(lo, hi)? {
+                Some(conv) => conv.marks(lo, &original.recipient).delivered,
+                None => 0,
+            };
+            return Ok(WriteOutcome::Appended {
+                message: original,
+                duplicate: true,
+                recipient_delivered_seq: delivered.max(0) as u64,
+            });
+        }
+        let (lo, hi) = ordered_pair(&m.sender, &m.recipient);
+        if self.conv(lo, hi)?.is_none() {
+            let id = self.next_conversation_id;
+            self.next_conversation_id += 1;
+            self.entries.push(Entry::Conversation {
+                id,
+                lo: lo.to_owned(),
+                hi: hi.to_owned(),
+                at: m.sent_at.clone(),
+            });
+            let conv = Conv {
+                id,
+                last_seq: 0,
+                lo: Marks::default(),
+                hi: Marks::default(),
+                changed_in: 0,
+            };
+            key_into(&mut self.key, lo, hi);
+            self.convs.insert(self.key.clone(), (conv, true));
+        }
+        key_into(&mut self.key, lo, hi);
+        let Some((conv, changed)) = self.convs.get_mut(self.key.as_str()) else {
+            unreachable!("the conversation was just read or created");
+        };
+        conv.last_seq += 1;
+        *changed = true;
+        let stored = Arc::new(m.stored(conv.last_seq as u64));
+        self.entries.push(Entry::Message {
+            conversation_id: conv.id,
+            message: stored.clone(),
+        });
+        key_into(&mut self.key, &m.sender, &m.client_msg_id);
+        self.recent.insert(self.key.clone(), stored.clone());
+        Ok(WriteOutcome::Appended {
+            message: Arc::unwrap_or_clone(stored),
+            duplicate: false,
+            recipient_delivered_seq: 0,
+        })
+    }
+
+    /// Moves `reader`'s delivered (and, for reads, read) watermark forward, never backward and
+    /// never past the conversation's last seq.
+    fn mark(
+        &mut self,
+        reader: &str,
+        peer: &str,
+        up_to_seq: u64,
+        read: bool,
+    ) -> StoreResult<WriteOutcome> {
+        let (lo, hi) = ordered_pair(reader, peer);
+        if self.conv(lo, hi)?.is_none() {
+            return Ok(WriteOutcome::Marked { advanced_to: None });
+        }
+        key_into(&mut self.key, lo, hi);
+        let Some((conv, changed)) = self.convs.get_mut(self.key.as_str()) else {
+            unreachable!("the conversation was just read");
+        };
+        let target = seq_param(up_to_seq).min(conv.last_seq);
+        let conversation_id = conv.id;
+        let marks = if reader == lo {
+            &mut conv.lo
+        } else {
+            &mut conv.hi
+        };
+        let advanced = if read {
+            let moves = marks.read < target;
+            if moves {
+                marks.read = target;
+                marks.delivered = marks.delivered.max(target);
+            }
+            moves
+        } else {
+            let moves = marks.delivered < target;
+            if moves {
+                marks.delivered = target;
+            }
+            moves
+        };
+        if advanced {
+            *changed = true;
+            self.entries.push(Entry::Marks {
+                conversation_id,
+                username: reader.to_owned(),
+                delivered_seq: marks.delivered,
+                read_seq: marks.read,
+            });
+        }
+        Ok(WriteOutcome::Marked {
+            advanced_to: advanced.then_some(target as u64),
+        })
+    }
+
+    /// The conversation of `lo` and `hi`, copied into the batch (read from the tables if the
+    /// writer does not remember it).
+    fn conv(&mut self, lo: &str, hi: &str) -> StoreResult<Option<&Conv>> {
+        key_into(&mut self.key, lo, hi);
+        if !self.convs.contains_key(self.key.as_str()) {
+            let known = match self.state.convs.get(self.key.as_str()) {
+                Some(conv) => Some(conv.clone()),
+                None => {
+                    self.start_reading()?;
+                    load_conv(self.conn, lo, hi)?
+                }
+            };
+            let Some(conv) = known else {
+                return Ok(None);
+            };
+            self.convs.insert(self.key.clone(), (conv, false));
+        }
+        Ok(self.convs.get(self.key.as_str()).map(|(conv, _)| conv))
+    }
+
+    /// The message `sender` already sent with this `client_msg_id`, if any.
+    fn original(
+        &mut self,
+        sender: &str,
+        client_msg_id: &str,
+    ) -> StoreResult<Option<StoredMessage>> {
+        key_into(&mut self.key, sender, client_msg_id);
+        if let Some(message) = self.recent.get(self.key.as_str()) {
+            return Ok(Some(StoredMessage::clone(message)));
+        }
+        if let Some((message, _)) = self.state.recent.get(self.key.as_str()) {
+            return Ok(Some(StoredMessage::clone(message)));
+        }
+        self.start_reading()?;
+        Ok(self
+            .conn
             .prepare_cached(
-                "SELECT id, last_seq FROM conversations WHERE user_lo = ? AND user_hi = ?",
+                "SELECT m.seq, m.id, m.sender, m.recipient, m.body, m.client_msg_id, m.sent_at \
+                 FROM messages m WHERE m.sender = ? AND m.client_msg_id = ?",
             )?
-            .query_row(params![lo, hi], |row| {
-                Ok(Tail {
-                    id: row.get(0)?,
-                    last_seq: row.get(1)?,
-                })
+            .query_row(params![sender, client_msg_id], |row| {
+                Ok(rows::stored_message(&LiteRow(row)))
             })
             .optional()?)
     }
+}
 
-    fn advance(&mut self, lo: &str, hi: &str, tail: Tail, at: &str) {
-        self.moved
-            .insert((lo.to_owned(), hi.to_owned()), (tail, at.to_owned()));
-    }
-
-    /// Writes each moved conversation's newest seq and time, inside the batch's transaction.
-    pub(super) fn finish(self, conn: &Connection) -> StoreResult<Moved> {
-        let mut update = conn
-            .prepare_cached("UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ?")?;
-        for (tail, at) in self.moved.values() {
-            update.execute(params![tail.last_seq, at, tail.id])?;
-        }
-        Ok(Moved(self.moved))
+impl Drop for DmBatch<'_> {
+    fn drop(&mut self) {
+        // A batch that failed half-way must not leave its snapshot open: the WAL could not
+        // be checkpointed past it.
+        self.end_reading();
     }
 }
 
-/// Applies one direct-message write inside the batch transaction.
-pub(super) fn apply(
-    conn: &Connection,
-    tails: &mut BatchTails,
-    op: &WriteOp,
-) -> StoreResult<WriteOutcome> {
-    match op {
-        WriteOp::Append(message) => append(conn, tails, message),
-        WriteOp::MarkDelivered {
-            reader,
-            peer,
-            up_to_seq,
-        } => mark(conn, tails, reader, peer, *up_to_seq, false),
-        WriteOp::MarkRead {
-            reader,
-            peer,
-            up_to_seq,
-        } => mark(conn, tails, reader, peer, *up_to_seq, true),
-        WriteOp::SupportAppend { .. }
-        | WriteOp::SupportChange { .. }
-        | WriteOp::SupportRead { .. } => {
-            unreachable!("support writes are applied by sqlite_support_writes")
+impl Conv {
+    fn marks(&self, lo: &str, member: &str) -> Marks {
+        if member == lo {
+            self.lo
+        } else {
+            self.hi
         }
     }
 }
 
-fn append(conn: &Connection, tails: &mut BatchTails, m: &NewMessage) -> StoreResult<WriteOutcome> {
-    let (lo, hi) = ordered_pair(&m.sender, &m.recipient);
-    let mut insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO messages \
-         (conversation_id, seq, id, sender, recipient, body, client_msg_id, sent_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )?;
-    // Stores the message as the conversation's new tail; false if a unique key refused it.
-    let mut insert_as = |tail: Tail| -> rusqlite::Result<bool> {
-        let params = params![
-            tail.id,
-            tail.last_seq,
-            m.id,
-            m.sender,
-            m.recipient,
-            m.body,
-            m.client_msg_id,
-            m.sent_at
-        ];
-        Ok(insert.execute(params)? == 1)
-    };
-    let known = tails.get(conn, lo, hi)?;
-    if let Some(tail) = known {
-        let next = tail.at(tail.last_seq + 1);
-        if insert_as(next)? {
-            tails.advance(lo, hi, next, &m.sent_at);
-            return Ok(WriteOutcome::appended(m, next.last_seq as u64));
-        }
-    }
-    // Nothing inserted, or no conversation yet: a resend (unique sender + client_msg_id,
-    // whatever the peer) answers with the original.
-    if let Some(original) = original_of(conn, &m.sender, &m.client_msg_id)? {
-        return Ok(original);
-    }
-    let taken = || StoreError::Other(format!("message id {} is taken", m.id));
-    if known.is_some() {
-        // Only a clash of the server-made message id gets here.
-        return Err(taken());
-    }
-    let conversation_id: i64 = conn
-        .prepare_cached(
-            "INSERT INTO conversations (user_lo, user_hi, last_seq, updated_at) \
-             VALUES (?, ?, 0, ?) RETURNING id",
-        )?
-        .query_row(params![lo, hi, m.sent_at], |row| row.get(0))?;
-    conn.prepare_cached("INSERT INTO members (conversation_id, username) VALUES (?, ?), (?, ?)")?
-        .execute(params![conversation_id, lo, conversation_id, hi])?;
-    let first = Tail {
-        id: conversation_id,
-        last_seq: 1,
-    };
-    if !insert_as(first)? {
-        return Err(taken());
-    }
-    tails.advance(lo, hi, first, &m.sent_at);
-    Ok(WriteOutcome::appended(m, 1))
-}
-
-impl Tail {
-    fn at(self, last_seq: i64) -> Self {
-        Self { last_seq, ..self }
-    }
-}
-
-/// The message `sender` already sent with this `client_msg_id`, as a duplicate outcome.
-fn original_of(
-    conn: &Connection,
-    sender: &str,
-    client_msg_id: &str,
-) -> StoreResult<Option<WriteOutcome>> {
+/// A conversation and its members' watermarks, from the tables.
+fn load_conv(conn: &Connection, lo: &str, hi: &str) -> StoreResult<Option<Conv>> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS}, mem.delivered_seq FROM messages m \
-             JOIN members mem ON mem.conversation_id = m.conversation_id \
-             AND mem.username = m.recipient \
-             WHERE m.sender = ? AND m.client_msg_id = ?"
-        ))?
-        .query_row(params![sender, client_msg_id], |row| {
-            let row = LiteRow(row);
-            Ok(WriteOutcome::Appended {
-                message: rows::stored_message(&row),
-                duplicate: true,
-                recipient_delivered_seq: row.int("delivered_seq") as u64,
+        .prepare_cached(
+            "SELECT c.id, c.last_seq, l.delivered_seq, l.read_seq, h.delivered_seq, h.read_seq \
+             FROM conversations c \
+             JOIN members l ON l.conversation_id = c.id AND l.username = c.user_lo \
+             JOIN members h ON h.conversation_id = c.id AND h.username = c.user_hi \
+             WHERE c.user_lo = ? AND c.user_hi = ?",
+        )?
+        .query_row(params![lo, hi], |row| {
+            Ok(Conv {
+                id: row.get(0)?,
+                last_seq: row.get(1)?,
+                lo: Marks {
+                    delivered: row.get(2)?,
+                    read: row.get(3)?,
+                },
+                hi: Marks {
+                    delivered: row.get(4)?,
+                    read: row.get(5)?,
+                },
+                changed_in: 0,
             })
         })
         .optional()?)
-}
-
-/// Moves `reader`'s delivered (and, for reads, read) watermark forward, never backward and
-/// never past the conversation's last seq.
-fn mark(
-    conn: &Connection,
-    tails: &BatchTails,
-    reader: &str,
-    peer: &str,
-    up_to_seq: u64,
-    read: bool,
-) -> StoreResult<WriteOutcome> {
-    let (lo, hi) = ordered_pair(reader, peer);
-    let Some(tail) = tails.get(conn, lo, hi)? else {
-        return Ok(WriteOutcome::Marked { advanced_to: None });
-    };
-    let target = seq_param(up_to_seq).min(tail.last_seq);
-    let sql = if read {
-        "UPDATE members SET read_seq = ?1, delivered_seq = MAX(delivered_seq, ?1) \
-         WHERE conversation_id = ?2 AND username = ?3 AND read_seq < ?1"
-    } else {
-        "UPDATE members SET delivered_seq = ?1 \
-         WHERE conversation_id = ?2 AND username = ?3 AND delivered_seq < ?1"
-    };
-    let changed = conn
-        .prepare_cached(sql)?
-        .execute(params![target, tail.id, reader])?;
-    Ok(WriteOutcome::Marked {
-        advanced_to: (changed > 0).then_some(target as u64),
-    })
 }

@@ -1,126 +1,336 @@
-//! The SQLite write path: the writer's whole batch in one blocking call, on a connection of its
-//! own, in one `BEGIN IMMEDIATE` transaction (one fsync).
+//! The SQLite write path: the writer's batches, made durable in a message log and copied into
+//! the tables behind it.
 //!
-//! Why not sqlx here: sqlx drives SQLite from a worker thread and hands every statement to it
-//! and back, two thread wake-ups per statement. A batch of 1 000 appends was 1 000 such hops,
-//! run one after another by the single writer, and that bounded throughput and latency (the
-//! benchmark's profile: a third of the CPU in context switches). Here a batch costs one hop,
-//! and statements are prepared once (rusqlite's statement cache). Reads stay on the sqlx pool:
-//! WAL lets them run beside the writer, and they see a batch as soon as it is committed.
+//! Three threads, each with a connection of its own:
+//! - **the log thread** takes each batch, decides its direct-message writes in memory
+//!   ([`super::sqlite_dm_writes`]: seqs, resends, watermarks), appends them to the message log
+//!   as one record and `fdatasync`s it ([`super::sqlite_log`]), and answers. That is the whole
+//!   path of an acknowledgement: a few hundred bytes written per message, one small fsync per
+//!   batch.
+//! - **the indexer** ([`super::sqlite_index`]) applies logged records to the tables, many per
+//!   transaction, and commits batches with support writes (in order with the rest); reads
+//!   that must see every acknowledged write wait for it ([`SqliteWriter::caught_up`]).
+//! - **the checkpointer** ([`super::sqlite_checkpoints`]) keeps the WAL short.
 //!
-//! The writes themselves live next door: direct messages in [`super::sqlite_dm_writes`]
-//! (which assigns seqs from memory), support in [`super::sqlite_support_writes`].
+//! On start, records the tables do not hold yet are applied before anything else runs
+//! ([`recover`]): a crash loses nothing that was acknowledged.
+//!
+//! Why not sqlx for writes: sqlx drives SQLite from a worker thread and hands every statement
+//! to it and back; here a batch costs one hand-off. Reads stay on the sqlx pool (WAL lets them
+//! run beside the writers).
 
 use super::rows::Columns;
 use super::sqlite_checkpoints::{self, Checkpoints};
-use super::sqlite_dm_writes::{BatchTails, Tails};
+use super::sqlite_dm_writes::DmState;
+use super::sqlite_entries::{self, Entry};
+use super::sqlite_index::{self, IndexJob, Indexer, LogCounts, Progress};
+use super::sqlite_log::{self, LogWriter};
 use super::{StoreError, StoreResult, WriteOp, WriteOutcome};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
-use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
-/// Page cache of the write connection, in KiB: 4× SQLite's default (see `open`). Not larger:
-/// every commit also walks the cache (pager_end_transaction → pcache1TruncateUnsafe), and at
-/// 64 MiB that walk alone was 2.6 % of the server's CPU under load (perf, benchmark W=10).
+/// Page cache of the indexer's connection, in KiB: 4× SQLite's default. Not larger: every
+/// commit also walks the cache (pager_end_transaction → pcache1TruncateUnsafe).
 const WRITE_CACHE_KIB: i64 = 8 * 1024;
 
-/// The write connection. Cheap to clone; batches are applied one at a time.
+/// Entries at most per transaction when recovery applies the log.
+const RECOVERY_ENTRIES_PER_COMMIT: usize = 20_000;
+
+/// The log thread's handle. Cheap to clone.
 #[derive(Clone)]
 pub(super) struct SqliteWriter {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    writing: Mutex<Writing>,
-    checkpoints: Checkpoints,
+    jobs: mpsc::Sender<Job>,
+    progress: Arc<Progress>,
+    /// To ask the indexer to commit at once (a reader waits).
+    index: mpsc::Sender<IndexJob>,
+}
+
+struct Job {
+    ops: Arc<[WriteOp]>,
+    reply: oneshot::Sender<StoreResult<Vec<WriteOutcome>>>,
+}
+
+/// Where the message log of the database at `path` lives: beside it, `<file>-log/`.
+pub(super) fn log_dir(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-log");
+    PathBuf::from(name)
 }
 
 impl SqliteWriter {
-    /// Opens the (already migrated) database file for writing.
+    /// Opens the (already migrated) database file for writing, applies what its log holds
+    /// beyond the tables, and starts the threads.
     pub(super) fn open(path: &Path) -> StoreResult<Self> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        // Per connection: the same durability and integrity as the sqlx pool.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let mut conn = open_connection(path)?;
+        // The same durability and integrity as the sqlx pool.
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // Appends touch index pages all over a large store (the (sender, client_msg_id) key
-        // is random); SQLite's default 2 MB page cache made most of them a read from the OS.
+        // Index pages of a large store are all over the file; SQLite's default 2 MB page
+        // cache made most of them a read from the OS.
         conn.pragma_update(None, "cache_size", -WRITE_CACHE_KIB)?;
-        // Statement journals (a statement that may fail halfway keeps one) in memory, not in a
-        // temporary file.
+        // Statement journals in memory, not in a temporary file.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        // The checkpointer thread copies the WAL into the database beside the writer and asks
-        // it for the rewinds (see sqlite_checkpoints); SQLite's own is only a backstop.
         let wal_policy = sqlite_checkpoints::STANDARD;
         wal_policy.configure_writer(&conn)?;
         conn.set_prepared_statement_cache_capacity(64);
-        let checkpoints = Checkpoints::start(path, wal_policy)?;
+
+        let dir = log_dir(path);
+        let last = recover(&mut conn, &dir)?;
+        let progress = Arc::new(Progress::new(last));
+
+        let reads = open_connection(path)?;
+        reads.pragma_update(None, "query_only", "ON")?;
+        reads.pragma_update(None, "cache_size", -WRITE_CACHE_KIB)?;
+        reads.set_prepared_statement_cache_capacity(16);
+        let state = DmState::load(&reads)?;
+        let log = LogWriter::create(&dir, last + 1).map_err(log_error)?;
+
+        let (index, indexed) = mpsc::channel();
+        Indexer {
+            conn,
+            checkpoints: Checkpoints::start(path, wal_policy)?,
+            progress: progress.clone(),
+        }
+        .spawn(indexed)
+        .map_err(|e| StoreError::Other(format!("cannot start the indexer: {e}")))?;
+        let (jobs, queued) = mpsc::channel();
+        let thread = LogThread {
+            reads,
+            state,
+            log,
+            next: last + 1,
+            index: index.clone(),
+            progress: progress.clone(),
+        };
+        std::thread::Builder::new()
+            .name("sqlite-log".into())
+            .spawn(move || thread.run(queued))
+            .map_err(|e| StoreError::Other(format!("cannot start the log writer: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
-                writing: Mutex::new(Writing {
-                    conn,
-                    tails: Tails::default(),
-                }),
-                checkpoints,
+                jobs,
+                progress,
+                index,
             }),
         })
     }
 
-    /// Applies the ops in order in one transaction; nothing of it is applied if it fails.
+    /// Applies the ops in order: durable (and answered) once logged, or, for a batch with
+    /// support writes, once committed. Nothing of a batch counts if it fails.
     pub(super) async fn apply(&self, ops: Arc<[WriteOp]>) -> StoreResult<Vec<WriteOutcome>> {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            // A panic inside a transaction rolled it back while unwinding, so the connection
-            // is still usable.
-            let mut writing = inner.writing.lock().unwrap_or_else(PoisonError::into_inner);
-            inner.checkpoints.rewind_if_due(&writing.conn);
-            apply_all(&mut writing, &ops)
-        })
-        .await
-        .map_err(|e| StoreError::Other(format!("the SQLite writer failed: {e}")))?
+        let stopped = || StoreError::Other("the SQLite writer has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .jobs
+            .send(Job { ops, reply })
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// The log's and the indexer's counters, for `/metrics`.
+    pub(super) fn samples(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let progress = &self.inner.progress;
+        let counts = &progress.counts;
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        vec![
+            ("confab_log_records_total", "counter", load(&counts.records)),
+            (
+                "confab_log_sync_microseconds_total",
+                "counter",
+                load(&counts.sync_micros),
+            ),
+            (
+                "confab_index_commits_total",
+                "counter",
+                load(&counts.index_commits),
+            ),
+            (
+                "confab_index_entries_total",
+                "counter",
+                load(&counts.indexed_entries),
+            ),
+            (
+                "confab_index_microseconds_total",
+                "counter",
+                load(&counts.index_micros),
+            ),
+            (
+                "confab_index_backlog_entries",
+                "gauge",
+                progress.backlog() as u64,
+            ),
+        ]
+    }
+
+    /// Waits until the tables hold every write answered before the call.
+    pub(super) async fn caught_up(&self) -> StoreResult<()> {
+        let hurry = || {
+            let _ = self.inner.index.send(IndexJob::Hurry);
+        };
+        self.inner.progress.caught_up(hurry).await
     }
 }
 
-/// The write connection and what it knows of conversations.
-struct Writing {
-    conn: Connection,
-    tails: Tails,
+fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
 }
 
-fn apply_all(writing: &mut Writing, ops: &[WriteOp]) -> StoreResult<Vec<WriteOutcome>> {
-    // IMMEDIATE takes the write lock up front, so a read-then-write inside cannot fail with a
-    // stale snapshot when an account write (on the sqlx pool) commits in between.
-    let tx = writing
-        .conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut tails = writing.tails.batch();
-    let outcomes = ops
-        .iter()
-        .map(|op| apply_one(&tx, &mut tails, op))
-        .collect::<StoreResult<Vec<_>>>()?;
-    let moved = tails.finish(&tx)?;
-    tx.commit()?;
-    writing.tails.remember(moved);
-    Ok(outcomes)
+fn log_error(e: std::io::Error) -> StoreError {
+    StoreError::Other(format!("message log: {e}"))
 }
 
-fn apply_one(conn: &Connection, tails: &mut BatchTails, op: &WriteOp) -> StoreResult<WriteOutcome> {
-    match op {
-        WriteOp::Append { .. } | WriteOp::MarkDelivered { .. } | WriteOp::MarkRead { .. } => {
-            super::sqlite_dm_writes::apply(conn, tails, op)
+/// The thread that decides and logs batches.
+struct LogThread {
+    /// Reads what the writer does not remember (conversations, originals of resends).
+    reads: Connection,
+    state: DmState,
+    log: LogWriter,
+    /// The next record's number.
+    next: u64,
+    index: mpsc::Sender<IndexJob>,
+    progress: Arc<Progress>,
+}
+
+impl LogThread {
+    fn run(mut self, jobs: mpsc::Receiver<Job>) {
+        while let Ok(Job { ops, reply }) = jobs.recv() {
+            let _ = reply.send(self.apply(&ops));
         }
-        WriteOp::SupportAppend { .. }
-        | WriteOp::SupportChange { .. }
-        | WriteOp::SupportRead { .. } => super::sqlite_support_writes::apply(conn, op),
+        tracing::debug!("log writer stopped");
+    }
+
+    fn apply(&mut self, ops: &Arc<[WriteOp]>) -> StoreResult<Vec<WriteOutcome>> {
+        self.progress.wait_for_room();
+        self.state.forget_indexed(self.progress.indexed());
+        let mut batch = self.state.batch(&self.reads);
+        let mut outcomes = Vec::with_capacity(ops.len());
+        let mut support = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            if op.is_support() {
+                support.push(i);
+            } else {
+                outcomes.push(batch.apply(op)?);
+            }
+        }
+        let (entries, decided) = batch.finish();
+        let indexer_gone = || StoreError::Other("the SQLite indexer has stopped".into());
+        if !support.is_empty() {
+            let (reply, answer) = mpsc::sync_channel(1);
+            let job = IndexJob::Direct {
+                entries,
+                ops: ops.clone(),
+                support: support.clone(),
+                reply,
+            };
+            self.index.send(job).map_err(|_| indexer_gone())?;
+            let support_outcomes = answer.recv().map_err(|_| indexer_gone())??;
+            self.state.keep(decided, None);
+            return Ok(merge(outcomes, support, support_outcomes));
+        }
+        if entries.is_empty() {
+            // Resends and watermarks that stay: nothing to make durable.
+            self.state.keep(decided, None);
+            return Ok(outcomes);
+        }
+        let number = self.next;
+        let record = sqlite_entries::encode(&entries);
+        let started = Instant::now();
+        let closed_segment = self.log.append(number, &record).map_err(log_error)?;
+        let counts = &self.progress.counts;
+        LogCounts::add_time(&counts.sync_micros, started);
+        counts.records.fetch_add(1, Ordering::Relaxed);
+        self.next += 1;
+        self.state.keep(decided, Some(number));
+
+        self.progress.logged(number, entries.len());
+        let job = IndexJob::Logged {
+            number,
+            entries,
+            closed_segment,
+        };
+        self.index.send(job).map_err(|_| indexer_gone())?;
+        Ok(outcomes)
     }
 }
 
-/// A row read by rusqlite, for the shared row mapping in [`rows`].
+/// Direct-message outcomes (in order, without the support writes) and the support outcomes
+/// (of the ops at `support`), in the ops' order.
+fn merge(
+    direct: Vec<WriteOutcome>,
+    support: Vec<usize>,
+    support_outcomes: Vec<WriteOutcome>,
+) -> Vec<WriteOutcome> {
+    let total = direct.len() + support.len();
+    let mut direct = direct.into_iter();
+    let mut support = support.into_iter().zip(support_outcomes).peekable();
+    (0..total)
+        .filter_map(|i| match support.peek() {
+            Some((at, _)) if *at == i => support.next().map(|(_, outcome)| outcome),
+            _ => direct.next(),
+        })
+        .collect()
+}
+
+/// Applies the log records the tables do not hold yet, then removes the log's segments.
+/// Returns the newest record number.
+fn recover(conn: &mut Connection, dir: &Path) -> StoreResult<u64> {
+    let applied = sqlite_index::applied(conn)?;
+    if !dir.exists() {
+        return Ok(applied);
+    }
+    let segments = sqlite_log::segments(dir).map_err(log_error)?;
+    let mut last = applied;
+    let mut pending: Vec<Entry> = Vec::new();
+    let mut replayed = 0usize;
+    for segment in &segments {
+        let mut records = Vec::new();
+        sqlite_log::read_segment(segment, |number, payload| {
+            if number > last {
+                let entries = sqlite_entries::decode(payload).map_err(std::io::Error::other)?;
+                records.push((number, entries));
+                last = number;
+            }
+            Ok(())
+        })
+        .map_err(log_error)?;
+        for (number, entries) in records {
+            replayed += entries.len();
+            pending.extend(entries);
+            if pending.len() >= RECOVERY_ENTRIES_PER_COMMIT {
+                let chunk = std::mem::take(&mut pending);
+                sqlite_index::apply_logged(conn, || &chunk, number)?;
+            }
+        }
+    }
+    if last > applied {
+        sqlite_index::apply_logged(conn, || &pending, last)?;
+        tracing::info!(
+            records = last - applied,
+            entries = replayed,
+            "applied the message log's records the tables did not hold"
+        );
+    }
+    for segment in segments {
+        std::fs::remove_file(&segment.path).map_err(log_error)?;
+    }
+    Ok(last)
+}
+
+/// A row read by rusqlite, for the shared row mapping in [`rows`](super::rows).
 pub(super) struct LiteRow<'a>(pub(super) &'a rusqlite::Row<'a>);
 
 impl LiteRow<'_> {
@@ -147,5 +357,203 @@ impl Columns for LiteRow<'_> {
 
     fn maybe_int(&self, column: &str) -> Option<i64> {
         self.get(column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::store::{NewMessage, SqliteStore, Store, StoredMessage};
+
+    fn marked(n: u64) -> WriteOutcome {
+        WriteOutcome::Marked {
+            advanced_to: Some(n),
+        }
+    }
+
+    fn seqs(outcomes: &[WriteOutcome]) -> Vec<u64> {
+        outcomes
+            .iter()
+            .map(|o| match o {
+                WriteOutcome::Marked { advanced_to } => advanced_to.unwrap_or(0),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn merged_outcomes_keep_the_order_of_the_ops() {
+        let merged = merge(
+            vec![marked(1), marked(3)],
+            vec![1, 3],
+            vec![marked(2), marked(4)],
+        );
+        assert_eq!(seqs(&merged), vec![1, 2, 3, 4]);
+        let merged = merge(vec![marked(3)], vec![0, 1], vec![marked(1), marked(2)]);
+        assert_eq!(seqs(&merged), vec![1, 2, 3]);
+    }
+
+    fn message(from: &str, to: &str, seq: u64, body: &str) -> Arc<StoredMessage> {
+        Arc::new(StoredMessage {
+            id: format!("id-{from}-{seq}"),
+            seq,
+            sender: from.into(),
+            recipient: to.into(),
+            body: body.into(),
+            client_msg_id: format!("{from}-{seq}"),
+            sent_at: format!("2026-12-04T00:00:{seq:02}.000Z"),
+        })
+    }
+
+    /// A migrated database whose log holds records the tables have not seen: what a crash
+    /// between an acknowledgement and the indexer's commit leaves.
+    async fn store_with_logged_records(records: &[Vec<Entry>]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let url = format!("sqlite://{}", path.display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        store.close().await;
+        drop(store);
+        // The store removed its (empty) log on start; put a crashed run's log in its place.
+        let log_dir = log_dir(&path);
+        for segment in sqlite_log::segments(&log_dir).unwrap() {
+            std::fs::remove_file(segment.path).unwrap();
+        }
+        let mut log = LogWriter::create(&log_dir, 1).unwrap();
+        for (n, entries) in records.iter().enumerate() {
+            log.append(n as u64 + 1, &sqlite_entries::encode(entries))
+                .unwrap();
+        }
+        (dir, path)
+    }
+
+    fn conversation(id: i64, lo: &str, hi: &str) -> Entry {
+        Entry::Conversation {
+            id,
+            lo: lo.into(),
+            hi: hi.into(),
+            at: "2026-12-04T00:00:00.000Z".into(),
+        }
+    }
+
+    fn logged(conversation_id: i64, message: Arc<StoredMessage>) -> Entry {
+        Entry::Message {
+            conversation_id,
+            message,
+        }
+    }
+
+    #[tokio::test]
+    async fn logged_writes_the_tables_missed_are_applied_when_the_store_opens_again() {
+        let records = vec![
+            vec![
+                conversation(1, "ann", "bob"),
+                logged(1, message("ann", "bob", 1, "first")),
+            ],
+            vec![
+                logged(1, message("bob", "ann", 2, "second")),
+                Entry::Marks {
+                    conversation_id: 1,
+                    username: "bob".into(),
+                    delivered_seq: 1,
+                    read_seq: 1,
+                },
+            ],
+        ];
+        let (dir, path) = store_with_logged_records(&records).await;
+        let url = format!("sqlite://{}", path.display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+
+        let (page, more) = store.messages_before("ann", "bob", None, 10).await.unwrap();
+        assert!(!more);
+        let bodies: Vec<(u64, &str)> = page.iter().map(|m| (m.seq, m.body.as_str())).collect();
+        assert_eq!(bodies, vec![(1, "first"), (2, "second")]);
+        let bob = store.conversations("bob").await.unwrap();
+        assert_eq!(
+            (bob[0].peer.as_str(), bob[0].last_seq, bob[0].unread),
+            ("ann", 2, 0)
+        );
+        // Numbering and resends go on from what the log held.
+        let next = store
+            .apply_batch(Arc::from([
+                WriteOp::Append(NewMessage::new(
+                    "ann".into(),
+                    "bob".into(),
+                    "third".into(),
+                    "c3".into(),
+                )),
+                WriteOp::Append(NewMessage::new(
+                    "ann".into(),
+                    "bob".into(),
+                    "again".into(),
+                    "ann-1".into(),
+                )),
+            ]))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&next[0], WriteOutcome::Appended { message, duplicate: false, .. } if message.seq == 3)
+        );
+        assert!(
+            matches!(&next[1], WriteOutcome::Appended { message, duplicate: true, .. } if message.body == "first")
+        );
+        store.close().await;
+        drop(store);
+
+        // Applied once: opening again replays nothing twice.
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let (page, _) = store.messages_before("ann", "bob", None, 10).await.unwrap();
+        assert_eq!(
+            page.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        drop(dir);
+    }
+
+    #[tokio::test]
+    async fn a_record_cut_off_by_a_crash_is_not_applied_and_the_records_before_it_are() {
+        let records = vec![
+            vec![
+                conversation(1, "ann", "bob"),
+                logged(1, message("ann", "bob", 1, "whole")),
+            ],
+            vec![logged(1, message("ann", "bob", 2, "cut off"))],
+        ];
+        let (dir, path) = store_with_logged_records(&records).await;
+        let segment = sqlite_log::segments(&log_dir(&path)).unwrap().remove(0);
+        let len = std::fs::metadata(&segment.path).unwrap().len();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&segment.path)
+            .unwrap();
+        file.set_len(len - 3).unwrap();
+
+        let url = format!("sqlite://{}", path.display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let (page, _) = store.messages_before("ann", "bob", None, 10).await.unwrap();
+        assert_eq!(
+            page.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+            vec!["whole"]
+        );
+        // The next message takes the seq the lost one never had.
+        let next = store
+            .apply_batch(Arc::from([WriteOp::Append(NewMessage::new(
+                "bob".into(),
+                "ann".into(),
+                "reply".into(),
+                "r1".into(),
+            ))]))
+            .await
+            .unwrap();
+        assert!(matches!(&next[0], WriteOutcome::Appended { message, .. } if message.seq == 2));
+        drop(dir);
+    }
+
+    #[test]
+    fn the_log_lives_beside_the_database_file() {
+        assert_eq!(
+            log_dir(Path::new("data/confab.db")),
+            PathBuf::from("data/confab.db-log")
+        );
     }
 }

@@ -1,0 +1,288 @@
+//! The message log: where a direct-message batch becomes durable on SQLite.
+//!
+//! A batch is one record appended to the current segment file and `fdatasync`ed: a few hundred
+//! bytes per message, where a SQLite commit of the same batch wrote every B-tree page it touched
+//! (two or three 4 KiB pages per conversation) to the WAL and fsynced that. The indexer
+//! ([`super::sqlite_index`]) copies records into the SQLite tables afterwards, many batches per
+//! transaction, and only then may a segment go.
+//!
+//! # Format
+//! A segment is named by the first record's number (`00000000000000000042.log`) and holds
+//! records back to back, each `[payload length: u32][CRC-32 of number and payload: u32]
+//! [record number: u64][payload]`, little-endian. Reading stops at the first record that is
+//! short or fails its checksum: a batch whose write was cut off by a crash was never
+//! acknowledged. Segments are only ever appended to by one process, and a new one is started
+//! on every start, so such a record can only be a segment's last.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// A segment is closed (and a new one started) once it is this long.
+const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+const HEADER_BYTES: usize = 16;
+
+/// A record refused before it is written: nothing on disk changes.
+const MAX_RECORD_BYTES: usize = u32::MAX as usize;
+
+/// A segment file and the number of its first record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Segment {
+    pub(super) first: u64,
+    pub(super) path: PathBuf,
+}
+
+/// The segment files of the log in `dir`, in order.
+pub(super) fn segments(dir: &Path) -> io::Result<Vec<Segment>> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let first = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".log"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(first) = first {
+            found.push(Segment { first, path });
+        }
+    }
+    found.sort_by_key(|segment| segment.first);
+    Ok(found)
+}
+
+/// Calls `each(number, payload)` for every whole record of `segment`, in order. Records are
+/// numbered one after another from the segment's first; reading stops at the first record that
+/// is cut off, damaged or out of sequence, which only a crash in the middle of writing it (or
+/// damage) leaves behind.
+pub(super) fn read_segment(
+    segment: &Segment,
+    mut each: impl FnMut(u64, &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut bytes = Vec::new();
+    File::open(&segment.path)?.read_to_end(&mut bytes)?;
+    let mut at = 0usize;
+    let mut expected = segment.first;
+    while let Some((number, payload)) = record_at(&bytes, at).filter(|(n, _)| *n == expected) {
+        each(number, payload)?;
+        at += HEADER_BYTES + payload.len();
+        expected += 1;
+    }
+    if at < bytes.len() {
+        tracing::warn!(
+            segment = %segment.path.display(),
+            ignored_bytes = bytes.len() - at,
+            "the message log ends in an incomplete record (a write cut off by a crash)"
+        );
+    }
+    Ok(())
+}
+
+/// The record starting at `at`, if it is whole and intact.
+fn record_at(bytes: &[u8], at: usize) -> Option<(u64, &[u8])> {
+    let header = bytes.get(at..at + HEADER_BYTES)?;
+    let len = u32::from_le_bytes(header[0..4].try_into().ok()?) as usize;
+    let crc = u32::from_le_bytes(header[4..8].try_into().ok()?);
+    let number = u64::from_le_bytes(header[8..16].try_into().ok()?);
+    let start = at + HEADER_BYTES;
+    let payload = bytes.get(start..start.checked_add(len)?)?;
+    (checksum(number, payload) == crc).then_some((number, payload))
+}
+
+fn checksum(number: u64, payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&number.to_le_bytes());
+    hasher.update(payload);
+    hasher.finalize()
+}
+
+/// Appends records to the newest segment; owned by the one thread that logs batches.
+pub(super) struct LogWriter {
+    dir: PathBuf,
+    path: PathBuf,
+    file: File,
+    len: u64,
+    /// One record's bytes, reused.
+    buffer: Vec<u8>,
+}
+
+impl LogWriter {
+    /// Starts a new segment in `dir` (created if missing) whose first record is `first`.
+    pub(super) fn create(dir: &Path, first: u64) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{first:020}.log"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)?;
+        // The new name must survive a power loss as surely as the records written under it.
+        file.sync_all()?;
+        File::open(dir)?.sync_all()?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            path,
+            file,
+            len: 0,
+            buffer: Vec::new(),
+        })
+    }
+
+    /// Writes record `number` and waits until it is on disk. Returns the path of the segment
+    /// this record closed, if it did (its records may be deleted once indexed).
+    ///
+    /// On failure nothing of the record counts: the file is cut back to where it was, so the
+    /// next record follows the last good one (and if even that fails, a new segment starts).
+    pub(super) fn append(&mut self, number: u64, payload: &[u8]) -> io::Result<Option<PathBuf>> {
+        if payload.len() > MAX_RECORD_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a batch too large for one log record",
+            ));
+        }
+        self.buffer.clear();
+        self.buffer
+            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        self.buffer
+            .extend_from_slice(&checksum(number, payload).to_le_bytes());
+        self.buffer.extend_from_slice(&number.to_le_bytes());
+        self.buffer.extend_from_slice(payload);
+        let written = self
+            .file
+            .write_all(&self.buffer)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            self.undo(number);
+            return Err(e);
+        }
+        self.len += self.buffer.len() as u64;
+        if self.len < SEGMENT_BYTES {
+            return Ok(None);
+        }
+        // The record is durable whatever happens here: a segment that cannot be started only
+        // leaves this one growing until the next try.
+        match Self::create(&self.dir, number + 1) {
+            Ok(next) => Ok(Some(std::mem::replace(self, next).path)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start a new message log segment");
+                Ok(None)
+            }
+        }
+    }
+
+    /// After a failed append: cut the segment back to its last good record, or, if that cannot
+    /// be done, continue in a new segment (reading stops at the damaged record's end of this
+    /// one, and the next segment's records follow it).
+    fn undo(&mut self, number: u64) {
+        let cut = self
+            .file
+            .set_len(self.len)
+            .and_then(|()| self.file.sync_all());
+        if cut.is_ok() {
+            // The write position is past the end after a short write.
+            use std::io::{Seek, SeekFrom};
+            if self.file.seek(SeekFrom::Start(self.len)).is_ok() {
+                return;
+            }
+        }
+        match Self::create(&self.dir, number) {
+            Ok(next) => *self = next,
+            Err(e) => tracing::error!(error = %e, "cannot start a new message log segment"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(segment: &Segment) -> Vec<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        read_segment(segment, |n, p| {
+            out.push((n, p.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn records_read_back_in_order_when_a_segment_is_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LogWriter::create(dir.path(), 7).unwrap();
+        for n in 7..10 {
+            assert_eq!(
+                log.append(n, format!("batch {n}").as_bytes()).unwrap(),
+                None
+            );
+        }
+        let segments = segments(dir.path()).unwrap();
+        assert_eq!(segments.len(), 1);
+        assert!(segments[0].path.ends_with("00000000000000000007.log"));
+        assert_eq!(segments[0].first, 7);
+        let read = records(&segments[0]);
+        assert_eq!(
+            read,
+            (7..10)
+                .map(|n| (n, format!("batch {n}").into_bytes()))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn reading_stops_before_a_record_cut_off_by_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LogWriter::create(dir.path(), 1).unwrap();
+        log.append(1, b"first").unwrap();
+        log.append(2, b"second").unwrap();
+        let segment = segments(dir.path()).unwrap().remove(0);
+        let path = segment.path.clone();
+        let whole = fs::metadata(&path).unwrap().len();
+        // The last record loses its final byte, as if the machine stopped mid-write.
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(whole - 1).unwrap();
+        assert_eq!(records(&segment), vec![(1, b"first".to_vec())]);
+
+        // A flipped byte inside a record fails its checksum the same way.
+        file.set_len(whole).unwrap();
+        let mut bytes = fs::read(&path).unwrap();
+        let last = bytes.len() - 2;
+        bytes[last] ^= 0xff;
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(records(&segment), vec![(1, b"first".to_vec())]);
+    }
+
+    #[test]
+    fn reading_stops_at_a_record_out_of_sequence() {
+        // What a segment's old contents would look like after its first records: intact
+        // records with numbers that do not follow.
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LogWriter::create(dir.path(), 5).unwrap();
+        log.append(5, b"five").unwrap();
+        log.append(9, b"stale").unwrap();
+        let segment = segments(dir.path()).unwrap().remove(0);
+        assert_eq!(records(&segment), vec![(5, b"five".to_vec())]);
+    }
+
+    #[test]
+    fn segments_are_listed_by_their_first_record_not_by_name_length() {
+        let dir = tempfile::tempdir().unwrap();
+        for first in [10u64, 9, 100] {
+            LogWriter::create(dir.path(), first).unwrap();
+        }
+        fs::write(dir.path().join("notes.txt"), b"not a segment").unwrap();
+        let names: Vec<String> = segments(dir.path())
+            .unwrap()
+            .iter()
+            .map(|s| s.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "00000000000000000009.log",
+                "00000000000000000010.log",
+                "00000000000000000100.log"
+            ]
+        );
+    }
+}
