@@ -21,6 +21,7 @@ mod sqlite_index;
 mod sqlite_log;
 mod sqlite_support;
 mod sqlite_support_writes;
+mod sqlite_sync;
 mod sqlite_writes;
 pub mod support;
 
@@ -161,7 +162,9 @@ impl WriteOp {
 #[derive(Debug, Clone)]
 pub enum WriteOutcome {
     Appended {
-        message: StoredMessage,
+        /// Shared: the writer fans it out while the store may still hold it (SQLite keeps it
+        /// until it is indexed).
+        message: Arc<StoredMessage>,
         /// The same sender already sent this `client_msg_id`; `message` is the original.
         duplicate: bool,
         /// The recipient's delivered watermark in this conversation after the write.
@@ -273,7 +276,7 @@ impl WriteOutcome {
     /// A new direct message, stored at `seq`.
     pub(crate) fn appended(message: &NewMessage, seq: u64) -> Self {
         WriteOutcome::Appended {
-            message: message.stored(seq),
+            message: Arc::new(message.stored(seq)),
             duplicate: false,
             recipient_delivered_seq: 0,
         }
@@ -330,6 +333,14 @@ pub trait Store: AccountStore + SupportStore + Send + Sync + 'static {
     /// of its own takes the batch along without copying every op.
     async fn apply_batch(&self, ops: Arc<[WriteOp]>) -> StoreResult<Vec<WriteOutcome>>;
 
+    /// Like [`apply_batch`](Self::apply_batch), but may answer before the writes are durable:
+    /// nobody may hear of them until the [`Durable`] resolves (and if it fails, they count as
+    /// never written). The next batch may be started meanwhile; it is applied after this one.
+    /// The writer uses this to decide a batch while the previous one is being made durable.
+    async fn start_batch(&self, ops: Arc<[WriteOp]>) -> StoreResult<(Vec<WriteOutcome>, Durable)> {
+        Ok((self.apply_batch(ops).await?, Durable::now()))
+    }
+
     /// The user's conversations, most recently active first.
     async fn conversations(&self, user: &str) -> StoreResult<Vec<ConversationRow>>;
     /// Users who share a conversation with `user`.
@@ -353,6 +364,39 @@ pub trait Store: AccountStore + SupportStore + Send + Sync + 'static {
         before_seq: Option<u64>,
         limit: u32,
     ) -> StoreResult<(Vec<StoredMessage>, bool)>;
+}
+
+/// Resolves once the writes of a batch from [`Store::start_batch`] are durable.
+pub struct Durable(Option<futures::future::BoxFuture<'static, StoreResult<()>>>);
+
+impl Durable {
+    /// Already durable.
+    pub fn now() -> Self {
+        Self(None)
+    }
+
+    pub fn later(
+        durable: impl std::future::Future<Output = StoreResult<()>> + Send + 'static,
+    ) -> Self {
+        Self(Some(Box::pin(durable)))
+    }
+
+    pub async fn wait(self) -> StoreResult<()> {
+        match self.0 {
+            None => Ok(()),
+            Some(durable) => durable.await,
+        }
+    }
+}
+
+impl std::fmt::Debug for Durable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Durable(later)"
+        } else {
+            "Durable(now)"
+        })
+    }
 }
 
 /// Opens the store a database URL names.

@@ -36,6 +36,7 @@ use super::{
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Applies the ops in order inside the caller's transaction; one outcome per op.
 pub(super) async fn apply_all(
@@ -160,7 +161,7 @@ async fn find_original(
     .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(|row| WriteOutcome::Appended {
-        message: rows::stored_message(&row),
+        message: Arc::new(rows::stored_message(&row)),
         duplicate: true,
         recipient_delivered_seq: row.get::<i64, _>("delivered_seq") as u64,
     }))

@@ -7,7 +7,7 @@
 use super::rows::{self, MESSAGE_COLUMNS};
 use super::sqlite_writes::SqliteWriter;
 use super::{
-    ordered_pair, page_from_newest_first, seq_param, ConversationRow, Store, StoreError,
+    ordered_pair, page_from_newest_first, seq_param, ConversationRow, Durable, Store, StoreError,
     StoreResult, StoredMessage, WriteOp, WriteOutcome,
 };
 use async_trait::async_trait;
@@ -94,6 +94,10 @@ impl Store for SqliteStore {
 
     async fn apply_batch(&self, ops: Arc<[WriteOp]>) -> StoreResult<Vec<WriteOutcome>> {
         self.writer.apply(ops).await
+    }
+
+    async fn start_batch(&self, ops: Arc<[WriteOp]>) -> StoreResult<(Vec<WriteOutcome>, Durable)> {
+        self.writer.start(ops).await
     }
 
     fn samples(&self) -> Vec<(&'static str, &'static str, u64)> {

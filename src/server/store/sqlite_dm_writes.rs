@@ -259,7 +259,7 @@ impl DmBatch<'_> {
         key_into(&mut self.key, &m.sender, &m.client_msg_id);
         self.recent.insert(self.key.clone(), stored.clone());
         Ok(WriteOutcome::Appended {
-            message: Arc::unwrap_or_clone(stored),
+            message: stored,
             duplicate: false,
             recipient_delivered_seq: 0,
         })
@@ -342,13 +342,13 @@ impl DmBatch<'_> {
         &mut self,
         sender: &str,
         client_msg_id: &str,
-    ) -> StoreResult<Option<StoredMessage>> {
+    ) -> StoreResult<Option<Arc<StoredMessage>>> {
         key_into(&mut self.key, sender, client_msg_id);
         if let Some(message) = self.recent.get(self.key.as_str()) {
-            return Ok(Some(StoredMessage::clone(message)));
+            return Ok(Some(message.clone()));
         }
         if let Some((message, _)) = self.state.recent.get(self.key.as_str()) {
-            return Ok(Some(StoredMessage::clone(message)));
+            return Ok(Some(message.clone()));
         }
         self.start_reading()?;
         Ok(self
@@ -358,7 +358,7 @@ impl DmBatch<'_> {
                  FROM messages m WHERE m.sender = ? AND m.client_msg_id = ?",
             )?
             .query_row(params![sender, client_msg_id], |row| {
-                Ok(rows::stored_message(&LiteRow(row)))
+                Ok(Arc::new(rows::stored_message(&LiteRow(row))))
             })
             .optional()?)
     }

@@ -65,7 +65,8 @@ pub(super) enum IndexJob {
 #[derive(Debug, Default)]
 pub(super) struct LogCounts {
     pub(super) records: AtomicU64,
-    /// Time writing records and waiting for their `fdatasync`.
+    /// `fdatasync` calls (each makes every record written before it durable) and their time.
+    pub(super) syncs: AtomicU64,
     pub(super) sync_micros: AtomicU64,
     pub(super) index_commits: AtomicU64,
     pub(super) indexed_entries: AtomicU64,

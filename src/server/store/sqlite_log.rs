@@ -17,6 +17,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A segment is closed (and a new one started) once it is this long.
 const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
@@ -96,14 +97,25 @@ fn checksum(number: u64, payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
-/// Appends records to the newest segment; owned by the one thread that logs batches.
+/// Appends records to the newest segment; owned by the one thread that logs batches. Writing
+/// a record and making it durable are separate steps ([`LogWriter::write`], then `sync_data`
+/// on [`Written::file`]), so the next batch can be decided and written while the previous one's
+/// `fdatasync` runs on another thread.
 pub(super) struct LogWriter {
     dir: PathBuf,
     path: PathBuf,
-    file: File,
+    file: Arc<File>,
     len: u64,
     /// One record's bytes, reused.
     buffer: Vec<u8>,
+}
+
+/// A record written, not yet durable.
+pub(super) struct Written {
+    /// The segment holding it: once `sync_data` on it returns, the record is durable.
+    pub(super) file: Arc<File>,
+    /// The segment this record closed, if it did (its records may go once indexed).
+    pub(super) closed: Option<PathBuf>,
 }
 
 impl LogWriter {
@@ -122,18 +134,17 @@ impl LogWriter {
         Ok(Self {
             dir: dir.to_owned(),
             path,
-            file,
+            file: Arc::new(file),
             len: 0,
             buffer: Vec::new(),
         })
     }
 
-    /// Writes record `number` and waits until it is on disk. Returns the path of the segment
-    /// this record closed, if it did (its records may be deleted once indexed).
+    /// Writes record `number` (to the page cache: see [`Written`]).
     ///
     /// On failure nothing of the record counts: the file is cut back to where it was, so the
     /// next record follows the last good one (and if even that fails, a new segment starts).
-    pub(super) fn append(&mut self, number: u64, payload: &[u8]) -> io::Result<Option<PathBuf>> {
+    pub(super) fn write(&mut self, number: u64, payload: &[u8]) -> io::Result<Written> {
         if payload.len() > MAX_RECORD_BYTES {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -147,30 +158,28 @@ impl LogWriter {
             .extend_from_slice(&checksum(number, payload).to_le_bytes());
         self.buffer.extend_from_slice(&number.to_le_bytes());
         self.buffer.extend_from_slice(payload);
-        let written = self
-            .file
-            .write_all(&self.buffer)
-            .and_then(|()| self.file.sync_data());
-        if let Err(e) = written {
+        if let Err(e) = (&*self.file).write_all(&self.buffer) {
             self.undo(number);
             return Err(e);
         }
         self.len += self.buffer.len() as u64;
+        let file = self.file.clone();
         if self.len < SEGMENT_BYTES {
-            return Ok(None);
+            return Ok(Written { file, closed: None });
         }
-        // The record is durable whatever happens here: a segment that cannot be started only
+        // The record is written whatever happens here: a segment that cannot be started only
         // leaves this one growing until the next try.
-        match Self::create(&self.dir, number + 1) {
-            Ok(next) => Ok(Some(std::mem::replace(self, next).path)),
+        let closed = match Self::create(&self.dir, number + 1) {
+            Ok(next) => Some(std::mem::replace(self, next).path),
             Err(e) => {
                 tracing::error!(error = %e, "cannot start a new message log segment");
-                Ok(None)
+                None
             }
-        }
+        };
+        Ok(Written { file, closed })
     }
 
-    /// After a failed append: cut the segment back to its last good record, or, if that cannot
+    /// After a failed write: cut the segment back to its last good record, or, if that cannot
     /// be done, continue in a new segment (reading stops at the damaged record's end of this
     /// one, and the next segment's records follow it).
     fn undo(&mut self, number: u64) {
@@ -181,7 +190,7 @@ impl LogWriter {
         if cut.is_ok() {
             // The write position is past the end after a short write.
             use std::io::{Seek, SeekFrom};
-            if self.file.seek(SeekFrom::Start(self.len)).is_ok() {
+            if (&*self.file).seek(SeekFrom::Start(self.len)).is_ok() {
                 return;
             }
         }
@@ -195,6 +204,19 @@ impl LogWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl LogWriter {
+        /// Writes a record and waits until it is durable.
+        pub(in crate::server::store) fn append(
+            &mut self,
+            number: u64,
+            payload: &[u8],
+        ) -> io::Result<Option<PathBuf>> {
+            let written = self.write(number, payload)?;
+            written.file.sync_data()?;
+            Ok(written.closed)
+        }
+    }
 
     fn records(segment: &Segment) -> Vec<(u64, Vec<u8>)> {
         let mut out = Vec::new();

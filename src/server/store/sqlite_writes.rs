@@ -23,15 +23,16 @@ use super::rows::Columns;
 use super::sqlite_checkpoints::{self, Checkpoints};
 use super::sqlite_dm_writes::DmState;
 use super::sqlite_entries::{self, Entry};
-use super::sqlite_index::{self, IndexJob, Indexer, LogCounts, Progress};
+use super::sqlite_index::{self, IndexJob, Indexer, Progress};
 use super::sqlite_log::{self, LogWriter};
-use super::{StoreError, StoreResult, WriteOp, WriteOutcome};
+use super::sqlite_sync::{self, SyncJob, SyncThread, Synced};
+use super::{Durable, StoreError, StoreResult, WriteOp, WriteOutcome};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
 
 /// Page cache of the indexer's connection, in KiB: 4× SQLite's default. Not larger: every
 /// commit also walks the cache (pager_end_transaction → pcache1TruncateUnsafe).
@@ -55,7 +56,7 @@ struct Inner {
 
 struct Job {
     ops: Arc<[WriteOp]>,
-    reply: oneshot::Sender<StoreResult<Vec<WriteOutcome>>>,
+    reply: oneshot::Sender<StoreResult<(Vec<WriteOutcome>, Durable)>>,
 }
 
 /// Where the message log of the database at `path` lives: beside it, `<file>-log/`.
@@ -100,12 +101,26 @@ impl SqliteWriter {
         }
         .spawn(indexed)
         .map_err(|e| StoreError::Other(format!("cannot start the indexer: {e}")))?;
+        let (synced_tx, synced) = watch::channel(Synced {
+            up_to: last,
+            failed_from: None,
+        });
+        let (sync, to_sync) = mpsc::channel();
+        SyncThread {
+            index: index.clone(),
+            progress: progress.clone(),
+            synced: synced_tx,
+        }
+        .spawn(to_sync)
+        .map_err(|e| StoreError::Other(format!("cannot start the log sync thread: {e}")))?;
         let (jobs, queued) = mpsc::channel();
         let thread = LogThread {
             reads,
             state,
             log,
             next: last + 1,
+            sync,
+            synced,
             index: index.clone(),
             progress: progress.clone(),
         };
@@ -122,9 +137,13 @@ impl SqliteWriter {
         })
     }
 
-    /// Applies the ops in order: durable (and answered) once logged, or, for a batch with
-    /// support writes, once committed. Nothing of a batch counts if it fails.
-    pub(super) async fn apply(&self, ops: Arc<[WriteOp]>) -> StoreResult<Vec<WriteOutcome>> {
+    /// Decides and writes a batch: answered once its record is written, durable once the
+    /// [`Durable`] resolves (for a batch with support writes, at once: it is committed).
+    /// Nothing of a batch counts if it fails.
+    pub(super) async fn start(
+        &self,
+        ops: Arc<[WriteOp]>,
+    ) -> StoreResult<(Vec<WriteOutcome>, Durable)> {
         let stopped = || StoreError::Other("the SQLite writer has stopped".into());
         let (reply, answer) = oneshot::channel();
         self.inner
@@ -134,6 +153,13 @@ impl SqliteWriter {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Applies a batch and waits until it is durable.
+    pub(super) async fn apply(&self, ops: Arc<[WriteOp]>) -> StoreResult<Vec<WriteOutcome>> {
+        let (outcomes, durable) = self.start(ops).await?;
+        durable.wait().await?;
+        Ok(outcomes)
+    }
+
     /// The log's and the indexer's counters, for `/metrics`.
     pub(super) fn samples(&self) -> Vec<(&'static str, &'static str, u64)> {
         let progress = &self.inner.progress;
@@ -141,6 +167,7 @@ impl SqliteWriter {
         let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         vec![
             ("confab_log_records_total", "counter", load(&counts.records)),
+            ("confab_log_syncs_total", "counter", load(&counts.syncs)),
             (
                 "confab_log_sync_microseconds_total",
                 "counter",
@@ -201,6 +228,8 @@ struct LogThread {
     log: LogWriter,
     /// The next record's number.
     next: u64,
+    sync: mpsc::Sender<SyncJob>,
+    synced: watch::Receiver<Synced>,
     index: mpsc::Sender<IndexJob>,
     progress: Arc<Progress>,
 }
@@ -213,7 +242,10 @@ impl LogThread {
         tracing::debug!("log writer stopped");
     }
 
-    fn apply(&mut self, ops: &Arc<[WriteOp]>) -> StoreResult<Vec<WriteOutcome>> {
+    fn apply(&mut self, ops: &Arc<[WriteOp]>) -> StoreResult<(Vec<WriteOutcome>, Durable)> {
+        if self.synced.borrow().failed_from.is_some() {
+            return Err(sqlite_sync::error());
+        }
         self.progress.wait_for_room();
         self.state.forget_indexed(self.progress.indexed());
         let mut batch = self.state.batch(&self.reads);
@@ -227,8 +259,12 @@ impl LogThread {
             }
         }
         let (entries, decided) = batch.finish();
-        let indexer_gone = || StoreError::Other("the SQLite indexer has stopped".into());
+        let written_before = self.next - 1;
         if !support.is_empty() {
+            // Committed by the indexer after every record before it, so those must have
+            // reached it: they do once durable.
+            futures::executor::block_on(self.durable_after(written_before).wait())?;
+            let indexer_gone = || StoreError::Other("the SQLite indexer has stopped".into());
             let (reply, answer) = mpsc::sync_channel(1);
             let job = IndexJob::Direct {
                 entries,
@@ -239,31 +275,34 @@ impl LogThread {
             self.index.send(job).map_err(|_| indexer_gone())?;
             let support_outcomes = answer.recv().map_err(|_| indexer_gone())??;
             self.state.keep(decided, None);
-            return Ok(merge(outcomes, support, support_outcomes));
+            return Ok((merge(outcomes, support, support_outcomes), Durable::now()));
         }
         if entries.is_empty() {
-            // Resends and watermarks that stay: nothing to make durable.
+            // Resends and watermarks that stay: nothing to write, but a resend's original may
+            // be in a record not yet durable.
             self.state.keep(decided, None);
-            return Ok(outcomes);
+            return Ok((outcomes, self.durable_after(written_before)));
         }
         let number = self.next;
         let record = sqlite_entries::encode(&entries);
-        let started = Instant::now();
-        let closed_segment = self.log.append(number, &record).map_err(log_error)?;
-        let counts = &self.progress.counts;
-        LogCounts::add_time(&counts.sync_micros, started);
-        counts.records.fetch_add(1, Ordering::Relaxed);
+        let written = self.log.write(number, &record).map_err(log_error)?;
+        self.progress.counts.records.fetch_add(1, Ordering::Relaxed);
         self.next += 1;
         self.state.keep(decided, Some(number));
-
-        self.progress.logged(number, entries.len());
-        let job = IndexJob::Logged {
+        let job = SyncJob {
             number,
             entries,
-            closed_segment,
+            file: written.file,
+            closed_segment: written.closed,
         };
-        self.index.send(job).map_err(|_| indexer_gone())?;
-        Ok(outcomes)
+        self.sync
+            .send(job)
+            .map_err(|_| StoreError::Other("the log sync thread has stopped".into()))?;
+        Ok((outcomes, self.durable_after(number)))
+    }
+
+    fn durable_after(&self, number: u64) -> Durable {
+        sqlite_sync::durable_after(self.synced.clone(), number)
     }
 }
 

@@ -18,7 +18,15 @@ impl WriterTask {
             ops,
             replies,
             result,
+            durable,
+            started,
         } = applied;
+        // A write nobody has heard of may still be lost: wait until it cannot be.
+        let result = match (result, durable.wait().await) {
+            (Ok(outcomes), Ok(())) => Ok(outcomes),
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        };
+        self.counts.add_commit(started);
         match result {
             Ok(outcomes) => {
                 let started = Instant::now();

@@ -17,7 +17,8 @@ mod fan_out;
 
 use crate::server::hub::Hub;
 use crate::server::store::{
-    Store, StoreError, StoredMessage, SupportConversation, SupportMessage, WriteOp, WriteOutcome,
+    Durable, Store, StoreError, StoredMessage, SupportConversation, SupportMessage, WriteOp,
+    WriteOutcome,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,7 +32,7 @@ use tokio::task::JoinHandle;
 #[derive(Debug, Clone)]
 pub enum Written {
     Message {
-        message: StoredMessage,
+        message: Arc<StoredMessage>,
         /// The recipient has it (live now, or earlier for a duplicate).
         delivered: bool,
         duplicate: bool,
@@ -77,11 +78,14 @@ enum Job {
     Stop(oneshot::Sender<()>),
 }
 
-/// A batch the store has applied (or refused), waiting to be fanned out.
+/// A batch the store has applied (or refused), waiting to be fanned out once durable.
 struct Applied {
     ops: Arc<[WriteOp]>,
     replies: Vec<Reply>,
     result: Result<Vec<WriteOutcome>, StoreError>,
+    durable: Durable,
+    /// When the store was handed the batch (its commit time ends once it is durable).
+    started: Instant,
 }
 
 impl Applied {
@@ -106,7 +110,8 @@ pub struct Writer {
 pub struct WriterCounts {
     pub batches: AtomicU64,
     pub ops: AtomicU64,
-    /// Time in the store (statements and the commit's fsync).
+    /// Time in the store, from handing it a batch until the batch is durable (batches may
+    /// overlap: the store decides one while the previous one is made durable).
     pub commit_micros: AtomicU64,
     /// Batches by how long the store took, one count per [`COMMIT_BUCKETS_MS`] bound and one
     /// for slower: the slow tail (a checkpoint or a contended fsync inside a commit) delays
@@ -334,14 +339,18 @@ impl WriterTask {
             let (ops, replies): (Vec<WriteOp>, Vec<Reply>) = batch.into_iter().unzip();
             let ops: Arc<[WriteOp]> = ops.into();
             let started = Instant::now();
-            let result = store.apply_batch(ops.clone()).await;
-            counts.add_commit(started);
+            let (result, durable) = match store.start_batch(ops.clone()).await {
+                Ok((outcomes, durable)) => (Ok(outcomes), durable),
+                Err(e) => (Err(e), Durable::now()),
+            };
             counts.batches.fetch_add(1, Ordering::Relaxed);
             counts.ops.fetch_add(ops.len() as u64, Ordering::Relaxed);
             Applied {
                 ops,
                 replies,
                 result,
+                durable,
+                started,
             }
         }
     }

@@ -48,13 +48,13 @@ pub async fn run(
                     Metrics::inc(&metrics.messages_accepted);
                 }
                 ServerFrame::Accepted(Accepted {
-                    client_msg_id: message.client_msg_id,
-                    id: message.id,
+                    client_msg_id: message.client_msg_id.clone(),
+                    id: message.id.clone(),
                     seq: message.seq,
                     delivered,
-                    peer: Some(message.recipient),
+                    peer: Some(message.recipient.clone()),
                     conversation_id: None,
-                    sent_at: Some(message.sent_at),
+                    sent_at: Some(message.sent_at.clone()),
                 })
             }
             _ => ServerFrame::error(
