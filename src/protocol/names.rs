@@ -79,6 +79,21 @@ pub struct MessageBody(String);
 
 impl MessageBody {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        Self::checked(raw).map(|body| Self(body.to_owned()))
+    }
+
+    /// Like [`parse`](Self::parse), keeping `raw`'s buffer when there is nothing to trim.
+    pub fn parse_owned(raw: String) -> Result<Self, Invalid> {
+        let body = Self::checked(&raw)?;
+        Ok(Self(if body.len() == raw.len() {
+            raw
+        } else {
+            body.to_owned()
+        }))
+    }
+
+    /// The trimmed body, if it is a valid one.
+    fn checked(raw: &str) -> Result<&str, Invalid> {
         let body = raw.trim();
         if body.is_empty() {
             return Err(Invalid::new(
@@ -93,7 +108,7 @@ impl MessageBody {
                 format!("a message holds at most {MAX_BODY_CHARS} characters"),
             ));
         }
-        Ok(Self(body.to_owned()))
+        Ok(body)
     }
 
     pub fn as_str(&self) -> &str {
@@ -112,13 +127,22 @@ pub struct ClientMsgId(String);
 
 impl ClientMsgId {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        Self::parse_owned(raw.to_owned())
+    }
+
+    /// Like [`parse`](Self::parse), keeping `raw`'s buffer.
+    pub fn parse_owned(raw: String) -> Result<Self, Invalid> {
         if raw.is_empty() || raw.len() > CLIENT_MSG_ID_MAX {
             return Err(Invalid::new(
                 ErrorCode::BadFrame,
                 format!("client_msg_id must be 1 to {CLIENT_MSG_ID_MAX} bytes"),
             ));
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(raw))
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
     }
 
     pub fn as_str(&self) -> &str {
@@ -171,6 +195,20 @@ mod tests {
                 .code,
             ErrorCode::TooLarge
         );
+    }
+
+    #[test]
+    fn owned_parses_agree_with_borrowed_ones() {
+        for raw in ["hi", "  hi \n", " \n", "x"] {
+            assert_eq!(
+                MessageBody::parse_owned(raw.into()),
+                MessageBody::parse(raw)
+            );
+            assert_eq!(
+                ClientMsgId::parse_owned(raw.into()),
+                ClientMsgId::parse(raw)
+            );
+        }
     }
 
     #[test]

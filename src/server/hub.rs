@@ -14,11 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
 
+/// A frame's JSON text, shared: every socket it goes to writes the same bytes, without a copy.
+pub type Json = axum::extract::ws::Utf8Bytes;
+
 /// One item for a socket to write.
 #[derive(Debug, Clone)]
 pub enum Outbound {
     /// Any frame, already JSON.
-    Frame(Arc<str>),
+    Frame(Json),
     /// A `message` frame, with what the socket needs to drop one it has already sent. Behind
     /// an `Arc` so the enum stays two words: every socket's queue reserves room for 32 items up
     /// front, and an idle socket should not pay for it.
@@ -30,11 +33,11 @@ pub struct MessageOut {
     /// The conversation's key on the socket (the peer, or the customer key for support).
     pub peer: Arc<str>,
     pub seq: u64,
-    pub json: Arc<str>,
+    pub json: Json,
 }
 
 impl Outbound {
-    pub fn message(peer: Arc<str>, seq: u64, json: Arc<str>) -> Self {
+    pub fn message(peer: Arc<str>, seq: u64, json: Json) -> Self {
         Outbound::Message(Arc::new(MessageOut { peer, seq, json }))
     }
 }
@@ -326,20 +329,31 @@ impl Hub {
     /// Queues `item` on every socket of `user`, here and on other nodes; returns how many
     /// sockets here took it.
     pub fn send_to_user(&self, user: &str, item: &Outbound) -> usize {
-        self.send_to_key(user, item, None)
+        self.send_to_key(user, item, || None)
     }
 
     /// Like [`send_to_user`](Self::send_to_user); a node that hands the item to one of the
     /// user's sockets also records `mark` (a delivered watermark).
-    pub fn send_to_user_marking(&self, user: &str, item: &Outbound, mark: Mark) -> usize {
-        self.send_to_key(user, item, Some(mark))
+    /// `mark` is only built when there is a bus to carry it.
+    pub fn send_to_user_marking(
+        &self,
+        user: &str,
+        item: &Outbound,
+        mark: impl FnOnce() -> Mark,
+    ) -> usize {
+        self.send_to_key(user, item, || Some(mark()))
     }
 
-    fn send_to_key(&self, key: &str, item: &Outbound, mark: Option<Mark>) -> usize {
+    fn send_to_key(
+        &self,
+        key: &str,
+        item: &Outbound,
+        mark: impl FnOnce() -> Option<Mark>,
+    ) -> usize {
         self.publish(|| Event::ToKey {
             key: key.to_owned(),
             item: Item::from(item),
-            mark,
+            mark: mark(),
         });
         self.deliver(key, item)
     }

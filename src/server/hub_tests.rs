@@ -3,7 +3,7 @@
 use super::*;
 
 fn frame(text: &str) -> Outbound {
-    Outbound::Frame(Arc::from(text))
+    Outbound::Frame(text.into())
 }
 
 #[test]

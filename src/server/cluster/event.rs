@@ -75,9 +75,9 @@ impl From<&Outbound> for Item {
 impl From<Item> for Outbound {
     fn from(item: Item) -> Self {
         match item {
-            Item::Frame { json } => Outbound::Frame(Arc::from(json)),
+            Item::Frame { json } => Outbound::Frame(json.into()),
             Item::Message { peer, seq, json } => {
-                Outbound::message(Arc::from(peer), seq, Arc::from(json))
+                Outbound::message(Arc::from(peer), seq, json.into())
             }
         }
     }

@@ -30,6 +30,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating file and folder if needed) and migrates the database.
     pub async fn connect(database_url: &str) -> StoreResult<Self> {
+        configure_sqlite();
         let options = SqliteConnectOptions::from_str(database_url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -74,6 +75,26 @@ impl SqliteStore {
                 .await?,
         )
     }
+}
+
+/// Process-wide SQLite settings, which only take effect before SQLite's first use: no memory
+/// statistics. With them every allocation inside SQLite takes one global mutex, which the log,
+/// indexer and reader threads all contend for (3–4 % of the server's CPU under load).
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config is called before any connection exists in this process (or,
+        // if something opened one first, it refuses with SQLITE_MISUSE and changes nothing).
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::os::raw::c_int,
+            )
+        };
+        if rc != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(rc, "SQLite was already in use; memory statistics stay on");
+        }
+    });
 }
 
 #[async_trait]

@@ -60,8 +60,10 @@ pub(super) struct DmState {
     /// Messages logged but perhaps not yet indexed, by sender NUL client_msg_id, with the
     /// record that logged them.
     recent: HashMap<String, (Arc<StoredMessage>, u64)>,
-    /// `recent`'s keys by record, oldest first, to forget them once indexed.
-    recent_by_record: VecDeque<(u64, Vec<String>)>,
+    /// `recent`'s messages by record, oldest first, to forget them once indexed.
+    recent_by_record: VecDeque<(u64, Vec<Arc<StoredMessage>>)>,
+    /// Reused for map keys.
+    key: String,
     next_conversation_id: i64,
 }
 
@@ -76,6 +78,7 @@ impl DmState {
             convs: HashMap::default(),
             recent: HashMap::default(),
             recent_by_record: VecDeque::new(),
+            key: String::new(),
             next_conversation_id: max_id + 1,
         })
     }
@@ -87,9 +90,10 @@ impl DmState {
             .front()
             .is_some_and(|(record, _)| *record <= indexed)
         {
-            if let Some((_, keys)) = self.recent_by_record.pop_front() {
-                for key in keys {
-                    self.recent.remove(&key);
+            if let Some((_, messages)) = self.recent_by_record.pop_front() {
+                for m in messages {
+                    key_into(&mut self.key, &m.sender, &m.client_msg_id);
+                    self.recent.remove(self.key.as_str());
                 }
             }
         }
@@ -122,15 +126,13 @@ impl DmState {
             self.convs.insert(key, conv);
         }
         if let Some(record) = logged_as {
-            let keys: Vec<String> = decided.recent.keys().cloned().collect();
-            self.recent.extend(
-                decided
-                    .recent
-                    .into_iter()
-                    .map(|(key, message)| (key, (message, record))),
-            );
-            if !keys.is_empty() {
-                self.recent_by_record.push_back((record, keys));
+            let mut messages = Vec::with_capacity(decided.recent.len());
+            for (key, message) in decided.recent {
+                messages.push(message.clone());
+                self.recent.insert(key, (message, record));
+            }
+            if !messages.is_empty() {
+                self.recent_by_record.push_back((record, messages));
             }
         }
         self.next_conversation_id = decided.next_conversation_id;

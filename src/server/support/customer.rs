@@ -135,6 +135,6 @@ pub async fn upgrade(
     }
     Ok(with_frame_limits(ws).on_upgrade(move |socket| async move {
         let (sink, stream) = socket.split();
-        connection::run(sink, stream, state, Who::Customer(customer)).await;
+        connection::run(sink, stream, state, Who::Customer(customer.into())).await;
     }))
 }

@@ -96,8 +96,7 @@ impl WriterTask {
             WriteOutcome::Appended { message, .. } => {
                 let delivered = self.fan_out_message(&message);
                 if delivered {
-                    let (reader, peer) = (message.recipient.clone(), message.sender.clone());
-                    self.mark_later(reader, peer, message.seq);
+                    self.mark_later(&message.recipient, &message.sender, message.seq);
                 }
                 Written::Message {
                     delivered: delivered || self.delivered_elsewhere(&message),
@@ -130,7 +129,7 @@ impl WriterTask {
         };
         let for_recipient = frame_for(&message.recipient, &message.sender);
         // Another node that hands it over records the delivery itself.
-        let mark = Mark {
+        let mark = || Mark {
             reader: message.recipient.clone(),
             peer: message.sender.clone(),
             up_to_seq: message.seq,

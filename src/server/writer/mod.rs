@@ -221,9 +221,10 @@ struct WriterTask {
     max_chats_per_agent: usize,
     /// Writes that fan-out decided on (automatic assignment), committed with the next batch.
     carry: Vec<WriteOp>,
-    /// Delivered watermarks of live deliveries, (reader, peer) → seq, committed within
-    /// [`MARKS_WAIT`]; many deliveries in one conversation need only the highest.
-    marks: HashMap<(String, String), u64>,
+    /// Delivered watermarks of live deliveries, reader → peer → seq, committed within
+    /// [`MARKS_WAIT`]; many deliveries in one conversation need only the highest (and, keyed
+    /// by name after name, a delivery to a pair already waiting copies no names).
+    marks: HashMap<String, HashMap<String, u64>>,
     counts: Arc<WriterCounts>,
 }
 
@@ -325,7 +326,7 @@ impl WriterTask {
                 reader,
                 peer,
                 up_to_seq,
-            } => self.mark_later(reader, peer, up_to_seq),
+            } => self.mark_later(&reader, &peer, up_to_seq),
             Job::Stop(done) => *stop = Some(done),
         }
     }
@@ -356,22 +357,31 @@ impl WriterTask {
     }
 
     /// Defers a delivered watermark; see [`MARKS_WAIT`].
-    fn mark_later(&mut self, reader: String, peer: String, up_to_seq: u64) {
-        let seq = self.marks.entry((reader, peer)).or_default();
-        *seq = (*seq).max(up_to_seq);
+    fn mark_later(&mut self, reader: &str, peer: &str, up_to_seq: u64) {
+        let peers = match self.marks.get_mut(reader) {
+            Some(peers) => peers,
+            None => self.marks.entry(reader.to_owned()).or_default(),
+        };
+        match peers.get_mut(peer) {
+            Some(seq) => *seq = (*seq).max(up_to_seq),
+            None => {
+                peers.insert(peer.to_owned(), up_to_seq);
+            }
+        }
     }
 
     /// Commits the deferred watermarks with this batch.
     fn take_marks(&mut self, batch: &mut Vec<(WriteOp, Reply)>) {
-        batch.extend(self.marks.drain().map(|((reader, peer), up_to_seq)| {
-            (
-                WriteOp::MarkDelivered {
+        for (reader, peers) in self.marks.drain() {
+            batch.extend(peers.into_iter().map(|(peer, up_to_seq)| {
+                let reader = reader.clone();
+                let op = WriteOp::MarkDelivered {
                     reader,
                     peer,
                     up_to_seq,
-                },
-                None,
-            )
-        }));
+                };
+                (op, None)
+            }));
+        }
     }
 }

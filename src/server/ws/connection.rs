@@ -55,10 +55,11 @@ const TOO_MANY: CloseReason = CloseReason {
 /// Who is on the other end of a socket.
 #[derive(Debug, Clone)]
 pub enum Who {
-    /// A signed-in account (direct messages; agents also use the support frames).
-    User(CurrentUser),
+    /// A signed-in account (direct messages; agents also use the support frames). Shared, so
+    /// that handling a frame can hold on to it without a copy.
+    User(Arc<CurrentUser>),
     /// A support customer, known only by their cookie.
-    Customer(Customer),
+    Customer(Arc<Customer>),
 }
 
 #[derive(Debug, Clone)]

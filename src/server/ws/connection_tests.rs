@@ -43,7 +43,7 @@ async fn socket_loop_greets_answers_and_reports_bad_frames_when_fed_through_chan
     };
     let (out_tx, mut out_rx) = mpsc::unbounded::<Message>();
     let (mut in_tx, in_rx) = mpsc::unbounded::<Result<Message, axum::Error>>();
-    let task = tokio::spawn(run(out_tx, in_rx, state.clone(), Who::User(user)));
+    let task = tokio::spawn(run(out_tx, in_rx, state.clone(), Who::User(user.into())));
 
     let hello = next_json(&mut out_rx).await;
     assert_eq!(hello["type"], "hello");

@@ -38,7 +38,7 @@ pub async fn upgrade(
     }
     Ok(with_frame_limits(ws).on_upgrade(move |socket| async move {
         let (sink, stream) = socket.split();
-        connection::run(sink, stream, state, connection::Who::User(user)).await;
+        connection::run(sink, stream, state, connection::Who::User(user.into())).await;
     }))
 }
 

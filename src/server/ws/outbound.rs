@@ -9,7 +9,7 @@
 
 use super::connection::{Acks, Connection, End};
 use crate::protocol::ServerFrame;
-use crate::server::hub::{MessageOut, Outbound};
+use crate::server::hub::{Json, MessageOut, Outbound};
 use axum::extract::ws::Message;
 use futures::{FutureExt, Sink, SinkExt, StreamExt};
 use std::time::Duration;
@@ -43,7 +43,7 @@ where
     while let Some(ready) = next.take() {
         match ready {
             Ready::Queued(item) => feed_outbound(conn, sink, item).await?,
-            Ready::Accepted(frame) => feed(sink, &frame.to_json()).await?,
+            Ready::Accepted(frame) => feed(sink, frame.to_json().into()).await?,
         }
         written += 1;
         if written == MAX_COALESCED {
@@ -67,16 +67,18 @@ where
     S: Sink<Message> + Unpin + Send,
 {
     match item {
-        Outbound::Frame(json) => feed(sink, &json).await,
+        Outbound::Frame(json) => feed(sink, json).await,
         Outbound::Message(message) => {
             let MessageOut { peer, seq, json } = &*message;
             let seq = *seq;
-            let sent = conn.sent.entry(peer.to_string()).or_default();
-            if seq <= *sent {
-                return Ok(());
+            match conn.sent.get_mut(&**peer) {
+                Some(sent) if seq <= *sent => return Ok(()),
+                Some(sent) => *sent = seq,
+                None => {
+                    conn.sent.insert(peer.to_string(), seq);
+                }
             }
-            *sent = seq;
-            feed(sink, json).await
+            feed(sink, json.clone()).await
         }
     }
 }
@@ -98,11 +100,11 @@ where
 }
 
 /// Queues one frame in the socket's write buffer, without flushing.
-async fn feed<S>(sink: &mut S, json: &str) -> Result<(), End>
+async fn feed<S>(sink: &mut S, json: Json) -> Result<(), End>
 where
     S: Sink<Message> + Unpin + Send,
 {
-    within_timeout(sink.feed(Message::Text(json.into()))).await
+    within_timeout(sink.feed(Message::Text(json))).await
 }
 
 async fn flush<S>(sink: &mut S) -> Result<(), End>

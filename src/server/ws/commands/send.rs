@@ -16,22 +16,24 @@ pub async fn run(
     body: String,
     client_msg_id: String,
 ) -> Reply {
-    let client_msg_id = match ClientMsgId::parse(&client_msg_id) {
+    let client_msg_id = match ClientMsgId::parse_owned(client_msg_id) {
         Ok(id) => id,
         Err(e) => return Reply::error(e.code, e.message),
     };
-    let id_for_errors = Some(client_msg_id.as_str().to_owned());
     let to = match resolve_peer(conn, user, to, "to", Some(client_msg_id.as_str())).await {
         Ok(name) => name,
         Err(frame) => return Reply::frame(frame),
     };
-    let body = match MessageBody::parse(&body) {
+    let body = match MessageBody::parse_owned(body) {
         Ok(body) => body,
-        Err(e) => return Reply::frame(ServerFrame::error(e.code, e.message, id_for_errors)),
+        Err(e) => {
+            let id = Some(client_msg_id.into_string());
+            return Reply::frame(ServerFrame::error(e.code, e.message, id));
+        }
     };
     let op = WriteOp::Append(NewMessage::new(
         user.username.clone(),
-        to.as_str().to_owned(),
+        to.into_string(),
         body.into_string(),
         client_msg_id.as_str().to_owned(),
     ));
