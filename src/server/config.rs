@@ -97,6 +97,11 @@ pub struct Settings {
     /// Most writes the writer commits in one transaction.
     #[arg(long, env = "CONFAB_MAX_BATCH", default_value_t = 512)]
     pub max_batch: usize,
+
+    /// Threads that serve sockets and requests. Default: one per CPU core but one, which is
+    /// left to the store's own threads (log sync, indexer, checkpoints); at least one.
+    #[arg(long, env = "CONFAB_WORKER_THREADS")]
+    pub worker_threads: Option<usize>,
 }
 
 impl Settings {
@@ -123,6 +128,17 @@ impl Settings {
             redis_channel: "confab:bus".into(),
             node_id: None,
             node_ttl_ms: 6000,
+            worker_threads: None,
         }
+    }
+
+    /// How many threads serve sockets: see [`Settings::worker_threads`].
+    pub fn worker_threads(&self) -> usize {
+        self.worker_threads
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map_or(1, |cores| cores.get().saturating_sub(1))
+            })
+            .max(1)
     }
 }
