@@ -86,6 +86,7 @@ impl Checkpoints {
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
+                super::sqlite_index::in_background();
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(policy.every) {
                     match pass(&conn, policy.rewind_at_frames) {
                         Ok(true) => asks.store(true, Ordering::Relaxed),

@@ -157,6 +157,18 @@ impl Progress {
     }
 }
 
+/// Lowers the calling thread's CPU priority (nice 10; no privilege needed to lower one's own).
+/// Indexing and checkpoints are background work whose bursts (tens of milliseconds of B-tree
+/// work per commit) otherwise took CPU from the threads that answer sends: on the benchmark's
+/// two cores the W=1 p99 went from 6.7–7.5 to 6.35–6.5 ms (three runs each).
+pub(super) fn in_background() {
+    // SAFETY: setpriority has no memory effects; who = 0 is the calling thread on Linux.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS as _, 0, 10) };
+    if rc != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot lower a background thread's priority");
+    }
+}
+
 /// Logged batches waiting for a commit.
 type Pending = Vec<(u64, Vec<Entry>, Option<PathBuf>)>;
 
@@ -171,7 +183,10 @@ impl Indexer {
     pub(super) fn spawn(self, jobs: mpsc::Receiver<IndexJob>) -> std::io::Result<()> {
         std::thread::Builder::new()
             .name("sqlite-indexer".into())
-            .spawn(move || self.run(jobs))
+            .spawn(move || {
+                in_background();
+                self.run(jobs)
+            })
             .map(drop)
     }
 
