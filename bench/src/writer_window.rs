@@ -1,7 +1,7 @@
 //! Where a Confab server's writer spent a measured window, from its `/metrics` counters read
-//! at the window's two ends: batch size, store time per batch (statements, commit, fsync),
-//! fan-out time per batch, and the share of batches whose commit took over 5 ms. This is the
-//! profile behind the throughput and latency rows: the writer is the one serial stage.
+//! at the window's two ends: batch size, time per batch in the store (until durable), fan-out
+//! time per batch, the share of batches that took over 5 ms, and on SQLite the message log's
+//! fsyncs and the indexer's commits. This is the profile behind the throughput and latency rows.
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -17,10 +17,18 @@ pub struct WriterWindow {
     pub commit_ms: f64,
     /// Mean fan-out time per batch, ms.
     pub fan_out_ms: f64,
-    /// Share of the window the store was busy with commits, %.
+    /// Time batches spent in the store over the window's length, %: above 100 when batches
+    /// overlap (SQLite decides one while the previous one is made durable).
     pub store_busy_pct: f64,
     /// Batches whose commit took over 5 ms, % of all.
     pub slow_commit_pct: f64,
+    /// SQLite's message log: fsyncs in the window and their mean time, ms.
+    pub log_syncs: Option<u64>,
+    pub log_sync_ms: Option<f64>,
+    /// SQLite's indexer: commits in the window, entries per commit and mean time, ms.
+    pub index_commits: Option<u64>,
+    pub index_entries_per_commit: Option<f64>,
+    pub index_commit_ms: Option<f64>,
 }
 
 impl WriterWindow {
@@ -44,6 +52,12 @@ impl WriterWindow {
             };
             let batches = d("confab_writer_batches_total");
             let per_batch = |v: f64| if batches > 0.0 { v / batches } else { 0.0 };
+            // Present only on SQLite.
+            let has = |name: &str| b.contains_key(name);
+            let per = |total: &str, count: &str| {
+                let n = d(count);
+                (has(total) && n > 0.0).then(|| d(total) / n)
+            };
             let fast = d("confab_writer_commit_seconds_bucket{le=\"0.005\"}");
             Some(Self {
                 batches: batches as u64,
@@ -54,15 +68,46 @@ impl WriterWindow {
                     / (to - from).as_micros() as f64
                     * 100.0,
                 slow_commit_pct: per_batch(batches - fast) * 100.0,
+                log_syncs: has("confab_log_syncs_total")
+                    .then(|| d("confab_log_syncs_total") as u64),
+                log_sync_ms: per(
+                    "confab_log_sync_microseconds_total",
+                    "confab_log_syncs_total",
+                )
+                .map(|us| us / 1000.0),
+                index_commits: has("confab_index_commits_total")
+                    .then(|| d("confab_index_commits_total") as u64),
+                index_entries_per_commit: per(
+                    "confab_index_entries_total",
+                    "confab_index_commits_total",
+                ),
+                index_commit_ms: per(
+                    "confab_index_microseconds_total",
+                    "confab_index_commits_total",
+                )
+                .map(|us| us / 1000.0),
             })
         })
     }
 
     pub fn summary(&self) -> String {
-        format!(
-            "writer: {} batches of {:.0} writes, store {:.2} ms/batch ({:.0} % busy), fan-out {:.2} ms/batch, commits over 5 ms {:.1} %",
+        let mut text = format!(
+            "writer: {} batches of {:.0} writes, {:.2} ms/batch until durable ({:.0} % of the window), fan-out {:.2} ms/batch, batches over 5 ms {:.1} %",
             self.batches, self.ops_per_batch, self.commit_ms, self.store_busy_pct, self.fan_out_ms, self.slow_commit_pct
-        )
+        );
+        if let (Some(syncs), Some(sync_ms)) = (self.log_syncs, self.log_sync_ms) {
+            text.push_str(&format!("; log: {syncs} fsyncs of {sync_ms:.2} ms"));
+        }
+        if let (Some(commits), Some(entries), Some(ms)) = (
+            self.index_commits,
+            self.index_entries_per_commit,
+            self.index_commit_ms,
+        ) {
+            text.push_str(&format!(
+                "; indexer: {commits} commits of {entries:.0} entries, {ms:.1} ms each"
+            ));
+        }
+        text
     }
 }
 
