@@ -19,6 +19,8 @@ mod sqlite_dm_writes;
 mod sqlite_entries;
 mod sqlite_index;
 mod sqlite_log;
+mod sqlite_log_thread;
+mod sqlite_recovery;
 mod sqlite_support;
 mod sqlite_support_writes;
 mod sqlite_sync;
