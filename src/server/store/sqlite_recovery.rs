@@ -62,8 +62,9 @@ mod tests {
     use super::*;
     use crate::server::store::sqlite_log::LogWriter;
     use crate::server::store::sqlite_writes::log_dir;
-    use crate::server::store::{NewMessage, SqliteStore, Store, StoredMessage};
-    use crate::server::store::{WriteOp, WriteOutcome};
+    use crate::server::store::{
+        NewMessage, SqliteStore, Store, StoredMessage, WriteOp, WriteOutcome,
+    };
     use std::path::PathBuf;
     use std::sync::Arc;
 
