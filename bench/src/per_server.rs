@@ -4,6 +4,7 @@
 use crate::clients::{Kind, Target};
 use crate::plan::Plan;
 use crate::report::ServerResults;
+use crate::scenarios::closed_loop::LoopResult;
 use crate::scenarios::fd_limit::{self, Probe};
 use crate::scenarios::{bar, closed_loop, done, history, idle, reconnect, wasm};
 use crate::servers::{Launch, Server};
@@ -82,33 +83,39 @@ async fn scenarios(
             record(&mut out.history, r, &mut out.errors, "history");
         }
     }
+    let rounds = sizes.rounds.max(1);
     if plan.has("throughput") {
-        let secs = Duration::from_secs_f64(sizes.throughput_secs);
-        let r = closed_loop::run(
-            target,
-            &names.pairs,
-            sizes.throughput_window,
-            warmup,
-            secs,
-            &format!("{tag}w{}", sizes.throughput_window),
-            &format!("W={}", sizes.throughput_window),
-        )
-        .await;
-        record(&mut out.throughput, r, &mut out.errors, "throughput");
+        let (w, secs) = (sizes.throughput_window, sizes.throughput_secs);
+        for round in 1..=rounds {
+            let r = closed_loop::run(
+                target,
+                &names.pairs,
+                w,
+                warmup,
+                Duration::from_secs_f64(secs),
+                &format!("{tag}w{w}r{round}"),
+                &round_label(&format!("W={w}"), round, rounds),
+            )
+            .await;
+            record_round(&mut out.throughput_rounds, r, &mut out.errors, "throughput");
+        }
+        out.throughput = median_round(&out.throughput_rounds, |r| r.msgs_per_sec);
     }
     if plan.has("latency") {
-        let secs = Duration::from_secs_f64(sizes.latency_secs);
-        let r = closed_loop::run(
-            target,
-            &names.pairs,
-            1,
-            warmup,
-            secs,
-            &format!("{tag}w1"),
-            "W=1",
-        )
-        .await;
-        record(&mut out.latency, r, &mut out.errors, "latency");
+        for round in 1..=rounds {
+            let r = closed_loop::run(
+                target,
+                &names.pairs,
+                1,
+                warmup,
+                Duration::from_secs_f64(sizes.latency_secs),
+                &format!("{tag}w1r{round}"),
+                &round_label("W=1", round, rounds),
+            )
+            .await;
+            record_round(&mut out.latency_rounds, r, &mut out.errors, "latency");
+        }
+        out.latency = median_round(&out.latency_rounds, |r| r.p99_ms);
     }
     if plan.has("reconnect") {
         match reconnect::run(
@@ -187,6 +194,35 @@ async fn scenarios(
     Ok(())
 }
 
+/// "W=10", or "W=10 round 2/3" when there are several.
+fn round_label(what: &str, round: usize, rounds: usize) -> String {
+    match rounds {
+        1 => what.to_owned(),
+        _ => format!("{what} round {round}/{rounds}"),
+    }
+}
+
+fn record_round(
+    rounds: &mut Vec<LoopResult>,
+    r: anyhow::Result<LoopResult>,
+    errors: &mut Vec<String>,
+    what: &str,
+) {
+    let mut slot = None;
+    record(&mut slot, r, errors, what);
+    rounds.extend(slot);
+}
+
+/// The round in the middle when ordered by `key` (the lower middle of an even count), so that
+/// every figure of a row comes from one round.
+pub fn median_round(rounds: &[LoopResult], key: fn(&LoopResult) -> f64) -> Option<LoopResult> {
+    let mut sorted: Vec<&LoopResult> = rounds.iter().collect();
+    sorted.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    sorted
+        .get(sorted.len().saturating_sub(1) / 2)
+        .map(|r| (*r).clone())
+}
+
 fn record<T>(slot: &mut Option<T>, r: anyhow::Result<T>, errors: &mut Vec<String>, what: &str) {
     match r {
         Ok(v) => *slot = Some(v),
@@ -241,4 +277,31 @@ async fn start_confab(plan: &Plan<'_>) -> anyhow::Result<(Server, HashMap<String
     cookies.extend(filled.sessions);
     let server = Server::start(Kind::Confab, &launch).await?;
     Ok((server, cookies, filled.history_last_seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::looped;
+
+    #[test]
+    fn the_median_round_is_the_middle_one_by_its_key() {
+        let rounds = [
+            looped(61_000.0, 12.0),
+            looped(49_000.0, 10.0),
+            looped(64_000.0, 11.0),
+        ];
+        let by_msgs = median_round(&rounds, |r| r.msgs_per_sec).unwrap();
+        assert_eq!((by_msgs.msgs_per_sec, by_msgs.p99_ms), (61_000.0, 12.0));
+        let by_p99 = median_round(&rounds, |r| r.p99_ms).unwrap();
+        assert_eq!((by_p99.msgs_per_sec, by_p99.p99_ms), (64_000.0, 11.0));
+        // An even count takes the lower middle; one round is itself; none is none.
+        let two = median_round(&rounds[..2], |r| r.msgs_per_sec).unwrap();
+        assert_eq!(two.msgs_per_sec, 49_000.0);
+        assert_eq!(
+            median_round(&rounds[..1], |r| r.p99_ms).unwrap().p99_ms,
+            12.0
+        );
+        assert!(median_round(&[], |r| r.p99_ms).is_none());
+    }
 }

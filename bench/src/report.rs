@@ -15,8 +15,12 @@ use std::path::{Path, PathBuf};
 /// Everything measured on one server.
 #[derive(Debug, Default, Serialize)]
 pub struct ServerResults {
+    /// The median rounds of the closed loops (see `Sizes::rounds`).
     pub throughput: Option<LoopResult>,
     pub latency: Option<LoopResult>,
+    /// Every round, in the order they ran.
+    pub throughput_rounds: Vec<LoopResult>,
+    pub latency_rounds: Vec<LoopResult>,
     pub reconnect: Option<ReconnectResult>,
     pub history: Option<HistoryResult>,
     pub idle: Option<IdleResult>,
@@ -92,6 +96,48 @@ fn row(
     }
 }
 
+/// Lowest–highest of one figure over a closed loop's rounds, per server; only with several
+/// rounds. `k`: msgs/s shown in thousands.
+fn spread_row(
+    id: &'static str,
+    metric: String,
+    unit: &'static str,
+    servers: &BTreeMap<&'static str, ServerResults>,
+    rounds: fn(&ServerResults) -> &[LoopResult],
+    key: fn(&LoopResult) -> f64,
+) -> Row {
+    let show = |x: f64| match unit {
+        "msg/s" => format!("{:.1}k", x / 1000.0),
+        _ => format!("{x:.2}"),
+    };
+    let spread = |k: &str| {
+        let values: Vec<f64> = servers
+            .get(k)
+            .map_or(&[][..], rounds)
+            .iter()
+            .map(key)
+            .collect();
+        let lo = values.iter().copied().reduce(f64::min);
+        let hi = values.iter().copied().reduce(f64::max);
+        match (lo, hi) {
+            (Some(lo), Some(hi)) => Val::Text(format!("{}–{}", show(lo), show(hi))),
+            _ => Val::Missing,
+        }
+    };
+    Row {
+        id,
+        metric,
+        unit,
+        confab: spread("confab"),
+        seed: spread("seed"),
+        relay: spread("relay"),
+        confab_per_seed: None,
+        confab_per_relay: None,
+        goal: "",
+        met: None,
+    }
+}
+
 fn none(_: f64, _: Option<f64>, _: Option<f64>) -> Option<bool> {
     None
 }
@@ -114,6 +160,14 @@ pub fn rows(
             |s| s.throughput.as_ref().map(|t| t.msgs_per_sec),
             "≥ 50 % of relay",
             |c, _, r| r.map(|r| c >= 0.5 * r),
+        ),
+        spread_row(
+            "w10_msgs_per_s_rounds",
+            format!("  lowest–highest of {} rounds (median above)", sizes.rounds),
+            "msg/s",
+            servers,
+            |s| &s.throughput_rounds,
+            |r| r.msgs_per_sec,
         ),
         row(
             "w10_p99_ms",
@@ -150,6 +204,14 @@ pub fn rows(
             |s| s.latency.as_ref().map(|t| t.p99_ms),
             "≤ 1.5× relay, < seed",
             |c, s, r| Some(r.is_some_and(|r| c <= 1.5 * r) && s.is_some_and(|s| c < s)),
+        ),
+        spread_row(
+            "w1_p99_ms_rounds",
+            format!("  lowest–highest of {} rounds (median above)", sizes.rounds),
+            "ms",
+            servers,
+            |s| &s.latency_rounds,
+            |r| r.p99_ms,
         ),
         row(
             "w1_msgs_per_s",
@@ -233,6 +295,9 @@ pub fn rows(
             none,
         ),
     ];
+    if sizes.rounds < 2 {
+        rows.retain(|r| !r.id.ends_with("_rounds"));
+    }
     let fd = |k: &str| servers.get(k).and_then(|s| s.fd_limit.as_ref());
     let fd_row = |id,
                   metric: String,
@@ -326,4 +391,62 @@ pub fn write_json(dir: &Path, stamp: &str, report: &Report) -> anyhow::Result<Pa
     let path = dir.join(format!("{stamp}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(report)?)?;
     Ok(path)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A closed-loop result with these two figures (the rest zero).
+    pub(crate) fn looped(msgs_per_sec: f64, p99_ms: f64) -> LoopResult {
+        LoopResult {
+            pairs: 100,
+            window: 10,
+            seconds: 20.0,
+            delivered: (msgs_per_sec * 20.0) as u64,
+            msgs_per_sec,
+            p50_ms: p99_ms / 3.0,
+            p99_ms,
+            p999_ms: p99_ms,
+            max_ms: p99_ms,
+            server_cpu_pct: None,
+            server_cpu_us_per_msg: None,
+            generator_cpu_pct: None,
+            error_frames: 0,
+            broken_pairs: 0,
+            writer: None,
+            first_problem: None,
+        }
+    }
+
+    #[test]
+    fn spread_rows_show_each_servers_lowest_and_highest_round() {
+        let mut servers = BTreeMap::new();
+        servers.insert(
+            "confab",
+            ServerResults {
+                throughput_rounds: vec![looped(64_265.0, 9.0), looped(49_807.0, 8.0)],
+                latency_rounds: vec![looped(1.0, 11.74), looped(1.0, 10.16), looped(1.0, 13.3)],
+                ..Default::default()
+            },
+        );
+        let mut sizes = Sizes::smoke();
+        sizes.rounds = 3;
+        let rows = rows(&servers, &None, &sizes);
+        let cell = |id: &str| {
+            let row = rows.iter().find(|r| r.id == id).expect(id);
+            (
+                serde_json::to_string(&row.confab).unwrap(),
+                serde_json::to_string(&row.relay).unwrap(),
+            )
+        };
+        assert_eq!(
+            cell("w10_msgs_per_s_rounds"),
+            ("\"49.8k–64.3k\"".into(), "null".into())
+        );
+        assert_eq!(cell("w1_p99_ms_rounds").0, "\"10.16–13.30\"");
+        sizes.rounds = 1;
+        let one = super::rows(&servers, &None, &sizes);
+        assert!(one.iter().all(|r| !r.id.ends_with("_rounds")));
+    }
 }

@@ -61,6 +61,9 @@ pub struct RunArgs {
     /// Override the idle socket count.
     #[arg(long)]
     idle_sockets: Option<usize>,
+    /// Override how often each closed loop runs on a server (the table shows the median round).
+    #[arg(long)]
+    rounds: Option<usize>,
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -78,6 +81,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     if let Some(p) = args.pairs {
         sizes.pairs = p;
+    }
+    if let Some(n) = args.rounds {
+        sizes.rounds = n.max(1);
     }
     if let Some(n) = args.idle_sockets {
         sizes.idle_sockets = n;

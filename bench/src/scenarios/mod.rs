@@ -19,6 +19,10 @@ pub struct Sizes {
     pub throughput_secs: f64,
     pub latency_secs: f64,
     pub warmup_secs: f64,
+    /// Times each closed loop runs back to back on one server; the table shows the median
+    /// round and the spread. On this benchmark's shared 2-core machines two runs of the same
+    /// binary differed by up to 23 % in msgs/s, so one round alone could turn a goal's verdict.
+    pub rounds: usize,
     pub idle_sockets: usize,
     pub idle_processes: usize,
     /// `RLIMIT_NOFILE` (soft = hard) of every server process.
@@ -40,6 +44,7 @@ impl Sizes {
             throughput_secs: 20.0,
             latency_secs: 10.0,
             warmup_secs: 2.0,
+            rounds: 3,
             idle_sockets: 19_000,
             idle_processes: 2,
             server_nofile: 20_000,
@@ -59,6 +64,7 @@ impl Sizes {
             throughput_secs: 2.0,
             latency_secs: 1.0,
             warmup_secs: 0.3,
+            rounds: 2,
             idle_sockets: 200,
             idle_processes: 2,
             // Confab keeps 256 descriptors for other than client sockets (503 past that).
