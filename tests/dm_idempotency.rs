@@ -144,3 +144,25 @@ async fn resend_after_a_server_restart_returns_the_original_accepted() {
         vec![(1, "rs-1".to_string()), (2, "rs-2".to_string())]
     );
 }
+
+#[tokio::test]
+async fn resend_after_the_original_reached_the_tables_returns_the_original_accepted() {
+    let app = spawn_app().await;
+    let alice_cookie = app.register("alice").await;
+    app.register("bob").await;
+    let mut alice = app.connect(&alice_cookie).await;
+    let first = alice.dm("bob", "indexed soon", "ix-1").await;
+    // A history read waits until the tables hold every acknowledged write; the next send then
+    // lets the writer forget ix-1, which it can find again only through the tables.
+    assert_eq!(
+        history_seqs_and_ids(&mut alice, "bob").await,
+        vec![(1, "ix-1".to_string())]
+    );
+    alice.dm("bob", "later", "ix-2").await;
+    let again = alice.dm("bob", "indexed soon", "ix-1").await;
+    assert_eq!(identity(&again), identity(&first));
+    assert_eq!(
+        history_seqs_and_ids(&mut alice, "bob").await,
+        vec![(1, "ix-1".to_string()), (2, "ix-2".to_string())]
+    );
+}

@@ -21,6 +21,7 @@ mod sqlite_index;
 mod sqlite_log;
 mod sqlite_log_thread;
 mod sqlite_recovery;
+mod sqlite_sent_filter;
 mod sqlite_support;
 mod sqlite_support_writes;
 mod sqlite_sync;

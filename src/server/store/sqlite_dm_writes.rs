@@ -6,13 +6,16 @@
 //! changed that the tables may not hold yet; anything else it reads from the tables (a
 //! conversation, or the original of a resend, on the thread's own read connection) and then
 //! remembers. So nothing it forgets may be newer than the tables: a conversation is forgotten
-//! only once the indexer has its last change, and a message once it is indexed.
+//! only once the indexer has its last change, and a message once it is indexed. A new message
+//! is looked for in the tables only if a Bloom filter of every resend key
+//! ([`super::sqlite_sent_filter`]) says the store may hold it: almost never, for a new one.
 //!
 //! A batch works on a copy of what it touches ([`DmBatch`]); its decisions are kept
 //! ([`DmState::keep`]) only once the batch is durable, so a batch that fails leaves nothing.
 
 use super::rows;
 use super::sqlite_entries::Entry;
+use super::sqlite_sent_filter::SentFilter;
 use super::sqlite_writes::LiteRow;
 use super::{
     ordered_pair, seq_param, NewMessage, StoreResult, StoredMessage, WriteOp, WriteOutcome,
@@ -62,13 +65,17 @@ pub(super) struct DmState {
     recent: HashMap<String, (Arc<StoredMessage>, u64)>,
     /// `recent`'s messages by record, oldest first, to forget them once indexed.
     recent_by_record: VecDeque<(u64, Vec<Arc<StoredMessage>>)>,
+    /// Every (sender, client_msg_id) stored or decided: a resend check reads the tables only
+    /// for a key it may hold.
+    sent: SentFilter,
     /// Reused for map keys.
     key: String,
     next_conversation_id: i64,
 }
 
 impl DmState {
-    /// Starts from the tables (after recovery, so they hold everything logged).
+    /// Starts from the tables (after recovery, so they hold everything logged); reads every
+    /// message's resend key once.
     pub(super) fn load(conn: &Connection) -> rusqlite::Result<Self> {
         let max_id: i64 =
             conn.query_row("SELECT COALESCE(MAX(id), 0) FROM conversations", [], |r| {
@@ -78,6 +85,7 @@ impl DmState {
             convs: HashMap::default(),
             recent: HashMap::default(),
             recent_by_record: VecDeque::new(),
+            sent: SentFilter::load(conn)?,
             key: String::new(),
             next_conversation_id: max_id + 1,
         })
@@ -124,6 +132,9 @@ impl DmState {
                 conv.changed_in = record;
             }
             self.convs.insert(key, conv);
+        }
+        for message in decided.recent.values() {
+            self.sent.insert(&message.sender, &message.client_msg_id);
         }
         if let Some(record) = logged_as {
             let mut messages = Vec::with_capacity(decided.recent.len());
@@ -351,6 +362,9 @@ impl DmBatch<'_> {
         }
         if let Some((message, _)) = self.state.recent.get(self.key.as_str()) {
             return Ok(Some(message.clone()));
+        }
+        if !self.state.sent.may_contain(sender, client_msg_id) {
+            return Ok(None);
         }
         self.start_reading()?;
         Ok(self
