@@ -100,12 +100,12 @@ fn row(
 /// rounds. `k`: msgs/s shown in thousands.
 fn spread_row(
     id: &'static str,
-    metric: String,
     unit: &'static str,
-    servers: &BTreeMap<&'static str, ServerResults>,
+    (servers, sizes): (&BTreeMap<&'static str, ServerResults>, &Sizes),
     rounds: fn(&ServerResults) -> &[LoopResult],
     key: fn(&LoopResult) -> f64,
 ) -> Row {
+    let metric = format!("  lowest–highest of {} rounds (median above)", sizes.rounds);
     let show = |x: f64| match unit {
         "msg/s" => format!("{:.1}k", x / 1000.0),
         _ => format!("{x:.2}"),
@@ -163,9 +163,8 @@ pub fn rows(
         ),
         spread_row(
             "w10_msgs_per_s_rounds",
-            format!("  lowest–highest of {} rounds (median above)", sizes.rounds),
             "msg/s",
-            servers,
+            (servers, sizes),
             |s| &s.throughput_rounds,
             |r| r.msgs_per_sec,
         ),
@@ -207,9 +206,8 @@ pub fn rows(
         ),
         spread_row(
             "w1_p99_ms_rounds",
-            format!("  lowest–highest of {} rounds (median above)", sizes.rounds),
             "ms",
-            servers,
+            (servers, sizes),
             |s| &s.latency_rounds,
             |r| r.p99_ms,
         ),
