@@ -1,5 +1,6 @@
-//! One server's part of the suite: start it (Confab: register, fill the store, restart), run
-//! the scenarios in order, stop it. A scenario that fails is recorded and the next one runs.
+//! One server's part of the suite, in three steps: start it (Confab: register, fill the store,
+//! restart, page its history); one round of the closed loops, as often as the suite asks; the
+//! other scenarios, then stop it. A scenario that fails is recorded and the next one runs.
 
 use crate::clients::{Kind, Target};
 use crate::plan::Plan;
@@ -14,8 +15,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// One server: start, scenarios, stop. Errors are recorded, not fatal to the suite.
-pub async fn run_server(kind: Kind, plan: &mut Plan<'_>) -> ServerResults {
+/// A started server, its results so far, and what its scenarios need.
+pub struct Running {
+    kind: Kind,
+    /// `None` when it could not start (the reason is in `results.errors`).
+    live: Option<Live>,
+    results: ServerResults,
+}
+
+struct Live {
+    server: Server,
+    target: Target,
+}
+
+/// Starts one server (Confab: registers, fills the store, restarts, then pages its history
+/// and checks the WASM is served). Errors are recorded, not fatal to the suite.
+pub async fn start(kind: Kind, plan: &mut Plan<'_>) -> Running {
     let mut results = ServerResults::default();
     let started = match kind {
         Kind::Confab if plan.launch.confab_bin.is_none() => {
@@ -26,12 +41,16 @@ pub async fn run_server(kind: Kind, plan: &mut Plan<'_>) -> ServerResults {
             .await
             .map(|s| (s, HashMap::new(), 0)),
     };
-    let (mut server, cookies, history_last_seq) = match started {
+    let (server, cookies, history_last_seq) = match started {
         Ok(s) => s,
         Err(e) => {
             eprintln!("[{}] could not start: {e:#}", kind.name());
             results.errors.push(format!("start: {e:#}"));
-            return results;
+            return Running {
+                kind,
+                live: None,
+                results,
+            };
         }
     };
     let target = Target {
@@ -41,7 +60,96 @@ pub async fn run_server(kind: Kind, plan: &mut Plan<'_>) -> ServerResults {
         server_pids: vec![server.pid],
         rx_addr: None,
     };
-    if let Err(e) = scenarios(&target, &mut server, plan, history_last_seq, &mut results).await {
+    if kind == Kind::Confab {
+        confab_first(&target, plan, history_last_seq, &mut results).await;
+    }
+    Running {
+        kind,
+        live: Some(Live { server, target }),
+        results,
+    }
+}
+
+/// Confab's scenarios before the closed loops: the served WASM and `history` paging.
+async fn confab_first(
+    target: &Target,
+    plan: &mut Plan<'_>,
+    history_last_seq: u64,
+    out: &mut ServerResults,
+) {
+    if let Some(w) = plan.wasm.as_deref_mut() {
+        if let Err(e) = wasm::check_served(w, target.addr).await {
+            out.errors.push(format!("wasm served check: {e:#}"));
+        }
+    }
+    if plan.has("history") {
+        let (sizes, (a, b)) = (plan.sizes, &plan.names.history);
+        let r = history::run(
+            target,
+            a,
+            b,
+            history_last_seq,
+            sizes.store_messages,
+            sizes.history_queries,
+        )
+        .await;
+        record(&mut out.history, r, &mut out.errors, "history");
+    }
+}
+
+/// One round of the closed loops (W=10, then W=1) on a started server. The suite runs round 1
+/// on every server, then round 2, and so on: the machine's speed drifts over minutes, and
+/// interleaving gives every server the same share of its fast and slow spells.
+pub async fn closed_loops(running: &mut Running, plan: &Plan<'_>, round: usize) {
+    let Some(live) = running.live.as_ref() else {
+        return;
+    };
+    let (sizes, names, tag) = (plan.sizes, plan.names, &plan.run_tag);
+    let (rounds, out) = (sizes.rounds.max(1), &mut running.results);
+    let warmup = Duration::from_secs_f64(sizes.warmup_secs);
+    if plan.has("throughput") {
+        let w = sizes.throughput_window;
+        let r = closed_loop::run(
+            &live.target,
+            &names.pairs,
+            w,
+            warmup,
+            Duration::from_secs_f64(sizes.throughput_secs),
+            &format!("{tag}w{w}r{round}"),
+            &round_label(&format!("W={w}"), round, rounds),
+        )
+        .await;
+        record_round(&mut out.throughput_rounds, r, &mut out.errors, "throughput");
+    }
+    if plan.has("latency") {
+        let r = closed_loop::run(
+            &live.target,
+            &names.pairs,
+            1,
+            warmup,
+            Duration::from_secs_f64(sizes.latency_secs),
+            &format!("{tag}w1r{round}"),
+            &round_label("W=1", round, rounds),
+        )
+        .await;
+        record_round(&mut out.latency_rounds, r, &mut out.errors, "latency");
+    }
+}
+
+/// The rest of one server's scenarios (reconnect, idle sockets, the open-file limit), then
+/// stops it; the closed loops' median rounds become its figures.
+pub async fn finish(running: Running, plan: &mut Plan<'_>) -> ServerResults {
+    let Running {
+        kind,
+        live,
+        mut results,
+    } = running;
+    results.throughput = median_round(&results.throughput_rounds, |r| r.msgs_per_sec);
+    results.latency = median_round(&results.latency_rounds, |r| r.p99_ms);
+    let Some(Live { mut server, target }) = live else {
+        return results;
+    };
+    if let Err(e) = scenarios(&target, &mut server, plan, &mut results).await {
         eprintln!("[{}] {e:#}", kind.name());
         results.errors.push(format!("{e:#}"));
     }
@@ -58,65 +166,9 @@ async fn scenarios(
     target: &Target,
     server: &mut Server,
     plan: &mut Plan<'_>,
-    history_last_seq: u64,
     out: &mut ServerResults,
 ) -> anyhow::Result<()> {
     let (sizes, names, tag) = (plan.sizes, plan.names, plan.run_tag.clone());
-    let warmup = Duration::from_secs_f64(sizes.warmup_secs);
-    if target.kind == Kind::Confab {
-        if let Some(w) = plan.wasm.as_deref_mut() {
-            if let Err(e) = wasm::check_served(w, target.addr).await {
-                out.errors.push(format!("wasm served check: {e:#}"));
-            }
-        }
-        if plan.has("history") {
-            let (a, b) = &names.history;
-            let r = history::run(
-                target,
-                a,
-                b,
-                history_last_seq,
-                sizes.store_messages,
-                sizes.history_queries,
-            )
-            .await;
-            record(&mut out.history, r, &mut out.errors, "history");
-        }
-    }
-    let rounds = sizes.rounds.max(1);
-    if plan.has("throughput") {
-        let (w, secs) = (sizes.throughput_window, sizes.throughput_secs);
-        for round in 1..=rounds {
-            let r = closed_loop::run(
-                target,
-                &names.pairs,
-                w,
-                warmup,
-                Duration::from_secs_f64(secs),
-                &format!("{tag}w{w}r{round}"),
-                &round_label(&format!("W={w}"), round, rounds),
-            )
-            .await;
-            record_round(&mut out.throughput_rounds, r, &mut out.errors, "throughput");
-        }
-        out.throughput = median_round(&out.throughput_rounds, |r| r.msgs_per_sec);
-    }
-    if plan.has("latency") {
-        for round in 1..=rounds {
-            let r = closed_loop::run(
-                target,
-                &names.pairs,
-                1,
-                warmup,
-                Duration::from_secs_f64(sizes.latency_secs),
-                &format!("{tag}w1r{round}"),
-                &round_label("W=1", round, rounds),
-            )
-            .await;
-            record_round(&mut out.latency_rounds, r, &mut out.errors, "latency");
-        }
-        out.latency = median_round(&out.latency_rounds, |r| r.p99_ms);
-    }
     if plan.has("reconnect") {
         match reconnect::run(
             target,

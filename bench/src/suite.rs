@@ -1,10 +1,11 @@
-//! `confab-bench run`: builds, then for each server in turn starts it, runs the scenarios
-//! against it and stops it; prints the table and writes the JSON report. Bounded in time
+//! `confab-bench run`: builds, starts every server, runs the closed loops round by round
+//! across them, then each server's other scenarios in turn, stopping it after them; prints the
+//! table and writes the JSON report. Bounded in time
 //! throughout; Ctrl-C or an error stops every child process.
 
 use crate::clients::Kind;
 use crate::cluster;
-use crate::per_server::run_server;
+use crate::per_server;
 use crate::plan::{Names, Plan};
 use crate::report::{self, Report};
 use crate::scenarios::{wasm, Sizes};
@@ -169,13 +170,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let limit = Duration::from_secs(if args.smoke { 240 } else { 3600 });
     let all = async {
-        let (mut results, mut cluster) = (BTreeMap::new(), None);
+        // Every server is started first and the closed loops run round by round across them
+        // (see `per_server::closed_loops`); the other scenarios then run one server at a time.
+        let mut running = Vec::new();
         for kind in &kinds {
-            results.insert(kind.name(), run_server(*kind, &mut plan).await);
-            // Right after single-node Confab, so that both see the same machine.
-            if let (Kind::Confab, Some(infra)) = (kind, cluster_infra.take()) {
-                cluster = Some(cluster::run(&plan, infra).await);
+            running.push(per_server::start(*kind, &mut plan).await);
+        }
+        for round in 1..=sizes.rounds.max(1) {
+            for server in running.iter_mut() {
+                per_server::closed_loops(server, &plan, round).await;
             }
+        }
+        // Right after the single-node closed loops, so that both see the same machine.
+        let cluster = match cluster_infra.take() {
+            Some(infra) => Some(cluster::run(&plan, infra).await),
+            None => None,
+        };
+        let mut results = BTreeMap::new();
+        for (kind, server) in kinds.iter().zip(running) {
+            results.insert(kind.name(), per_server::finish(server, &mut plan).await);
         }
         (results, cluster)
     };

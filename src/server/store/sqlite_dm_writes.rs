@@ -85,7 +85,16 @@ impl DmState {
             convs: HashMap::default(),
             recent: HashMap::default(),
             recent_by_record: VecDeque::new(),
-            sent: SentFilter::load(conn)?,
+            sent: {
+                let started = std::time::Instant::now();
+                let sent = SentFilter::load(conn)?;
+                tracing::info!(
+                    messages = sent.keys(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "resend filter built"
+                );
+                sent
+            },
             key: String::new(),
             next_conversation_id: max_id + 1,
         })

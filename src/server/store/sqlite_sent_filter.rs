@@ -125,6 +125,11 @@ impl SentFilter {
         }
     }
 
+    /// Keys added so far.
+    pub(super) fn keys(&self) -> usize {
+        self.keys
+    }
+
     /// False only if the store certainly holds no message with this key.
     pub(super) fn may_contain(&self, sender: &str, client_msg_id: &str) -> bool {
         if self.full {
