@@ -15,7 +15,7 @@
 
 use super::rows;
 use super::sqlite_entries::Entry;
-use super::sqlite_sent_filter::SentFilter;
+use super::sqlite_sent_filter::SentKeys;
 use super::sqlite_writes::LiteRow;
 use super::{
     ordered_pair, seq_param, NewMessage, StoreResult, StoredMessage, WriteOp, WriteOutcome,
@@ -67,16 +67,16 @@ pub(super) struct DmState {
     recent_by_record: VecDeque<(u64, Vec<Arc<StoredMessage>>)>,
     /// Every (sender, client_msg_id) stored or decided: a resend check reads the tables only
     /// for a key it may hold.
-    sent: SentFilter,
+    sent: SentKeys,
     /// Reused for map keys.
     key: String,
     next_conversation_id: i64,
 }
 
 impl DmState {
-    /// Starts from the tables (after recovery, so they hold everything logged); reads every
-    /// message's resend key once.
-    pub(super) fn load(conn: &Connection) -> rusqlite::Result<Self> {
+    /// Starts from the tables (after recovery, so they hold everything logged), with the
+    /// resend filter `sent` (being built from them).
+    pub(super) fn load(conn: &Connection, sent: SentKeys) -> rusqlite::Result<Self> {
         let max_id: i64 =
             conn.query_row("SELECT COALESCE(MAX(id), 0) FROM conversations", [], |r| {
                 r.get(0)
@@ -85,23 +85,16 @@ impl DmState {
             convs: HashMap::default(),
             recent: HashMap::default(),
             recent_by_record: VecDeque::new(),
-            sent: {
-                let started = std::time::Instant::now();
-                let sent = SentFilter::load(conn)?;
-                tracing::info!(
-                    messages = sent.keys(),
-                    ms = started.elapsed().as_millis() as u64,
-                    "resend filter built"
-                );
-                sent
-            },
+            sent,
             key: String::new(),
             next_conversation_id: max_id + 1,
         })
     }
 
-    /// Forgets what the tables now hold (records up to `indexed`) and is no longer needed.
+    /// Between batches: forgets what the tables now hold (records up to `indexed`) and is no
+    /// longer needed, and takes the resend filter once it has been built.
     pub(super) fn forget_indexed(&mut self, indexed: u64) {
+        self.sent.poll();
         while self
             .recent_by_record
             .front()

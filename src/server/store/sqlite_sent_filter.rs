@@ -10,14 +10,22 @@
 //! the index. So a key the store holds is never missed: every stored key is added when the
 //! filter is built from the tables, and every new one as it is decided.
 //!
+//! Building it reads every message's key (about a second per million messages), so it is
+//! built on a thread of its own while the server already runs ([`SentKeys`]): until it is
+//! ready every check reads the index as before, and the keys decided meanwhile are added to it
+//! when it arrives.
+//!
 //! It grows in layers (each twice the size of the one before, each filled to its capacity at
 //! about 1 % false positives), so it never has to be rebuilt: 10 bits per key, 1.25 MiB per
 //! million messages. Past [`MAX_KEYS`] (31 million, 39 MiB) it lets its layers go and answers
 //! "maybe" for everything: the store falls back to reading the index.
 
 use foldhash::quality::FixedState;
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 use std::hash::BuildHasher;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// Bits per key and hash functions: about 1 % false positives at capacity.
 const BITS_PER_KEY: usize = 10;
@@ -104,6 +112,10 @@ impl SentFilter {
     }
 
     pub(super) fn insert(&mut self, sender: &str, client_msg_id: &str) {
+        self.insert_hashes(hashes(sender, client_msg_id));
+    }
+
+    fn insert_hashes(&mut self, hashes: (u64, u64)) {
         self.keys += 1;
         if self.full {
             return;
@@ -121,13 +133,8 @@ impl SentFilter {
             self.layers.push(Layer::new(capacity));
         }
         if let Some(layer) = self.layers.last_mut() {
-            layer.insert(hashes(sender, client_msg_id));
+            layer.insert(hashes);
         }
-    }
-
-    /// Keys added so far.
-    pub(super) fn keys(&self) -> usize {
-        self.keys
     }
 
     /// False only if the store certainly holds no message with this key.
@@ -140,9 +147,162 @@ impl SentFilter {
     }
 }
 
+/// The log thread's filter: built in the background at first, then complete.
+pub(super) enum SentKeys {
+    /// Every check is a "maybe"; the keys decided meanwhile wait for the filter.
+    Building {
+        ready: mpsc::Receiver<rusqlite::Result<SentFilter>>,
+        decided: Vec<(u64, u64)>,
+    },
+    Ready(SentFilter),
+    /// It could not be built: every check reads the index (correct, only slower).
+    Unavailable,
+}
+
+impl SentKeys {
+    /// Starts building the filter of the database at `path` on a thread of its own. Every
+    /// message in the tables now is in what it reads (rows are only ever added), and every one
+    /// decided from now on is added by [`SentKeys::insert`].
+    pub(super) fn build(path: &Path) -> Self {
+        let (done, ready) = mpsc::sync_channel(1);
+        let path = path.to_owned();
+        let spawned = std::thread::Builder::new()
+            .name("sqlite-sent-filter".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let built = Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .and_then(|conn| {
+                    conn.busy_timeout(Duration::from_secs(10))?;
+                    SentFilter::load(&conn)
+                });
+                if let Ok(filter) = &built {
+                    tracing::info!(
+                        messages = filter.keys,
+                        ms = started.elapsed().as_millis() as u64,
+                        "resend filter built"
+                    );
+                }
+                let _ = done.send(built);
+            });
+        match spawned {
+            Ok(_) => Self::building(ready),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start building the resend filter; resends are looked up in the index");
+                Self::Unavailable
+            }
+        }
+    }
+
+    fn building(ready: mpsc::Receiver<rusqlite::Result<SentFilter>>) -> Self {
+        Self::Building {
+            ready,
+            decided: Vec::new(),
+        }
+    }
+
+    /// Takes the filter if it has been built since (between batches).
+    pub(super) fn poll(&mut self) {
+        let Self::Building { ready, decided } = self else {
+            return;
+        };
+        *self = match ready.try_recv() {
+            Err(mpsc::TryRecvError::Empty) => return,
+            Ok(Ok(mut filter)) => {
+                for hashes in decided.drain(..) {
+                    filter.insert_hashes(hashes);
+                }
+                Self::Ready(filter)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "building the resend filter failed; resends are looked up in the index");
+                Self::Unavailable
+            }
+            Err(mpsc::TryRecvError::Disconnected) => Self::Unavailable,
+        };
+    }
+
+    pub(super) fn insert(&mut self, sender: &str, client_msg_id: &str) {
+        match self {
+            Self::Building { decided, .. } => decided.push(hashes(sender, client_msg_id)),
+            Self::Ready(filter) => filter.insert(sender, client_msg_id),
+            Self::Unavailable => {}
+        }
+    }
+
+    /// False only if the store certainly holds no message with this key.
+    pub(super) fn may_contain(&self, sender: &str, client_msg_id: &str) -> bool {
+        match self {
+            Self::Ready(filter) => filter.may_contain(sender, client_msg_id),
+            Self::Building { .. } | Self::Unavailable => true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_decided_while_the_filter_is_built_are_in_it_once_it_arrives() {
+        let (done, ready) = mpsc::sync_channel(1);
+        let mut keys = SentKeys::building(ready);
+        keys.insert("ann", "during");
+        assert!(
+            keys.may_contain("zed", "never sent"),
+            "no answer but maybe before"
+        );
+        keys.poll();
+        assert!(matches!(keys, SentKeys::Building { .. }), "still waiting");
+        let mut scanned = SentFilter::empty();
+        scanned.insert("ann", "before");
+        done.send(Ok(scanned)).unwrap();
+        keys.poll();
+        assert!(matches!(keys, SentKeys::Ready(_)));
+        keys.insert("ann", "after");
+        for id in ["before", "during", "after"] {
+            assert!(keys.may_contain("ann", id), "{id}");
+        }
+    }
+
+    #[test]
+    fn a_filter_built_from_a_database_holds_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; \
+             CREATE TABLE messages (sender TEXT, client_msg_id TEXT); \
+             INSERT INTO messages VALUES ('ann', 'm1'), ('bob', 'm2');",
+        )
+        .unwrap();
+        let mut keys = SentKeys::build(&path);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(keys, SentKeys::Building { .. }) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            keys.poll();
+        }
+        let SentKeys::Ready(filter) = &keys else {
+            panic!("not built");
+        };
+        assert_eq!(filter.keys, 2);
+        assert!(keys.may_contain("ann", "m1") && keys.may_contain("bob", "m2"));
+    }
+
+    #[test]
+    fn a_filter_that_cannot_be_built_leaves_every_check_to_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut keys = SentKeys::build(&dir.path().join("missing.db"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(keys, SentKeys::Building { .. }) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            keys.poll();
+        }
+        assert!(matches!(keys, SentKeys::Unavailable));
+        assert!(keys.may_contain("zed", "never sent"));
+    }
 
     #[test]
     fn every_inserted_key_is_found_across_layers() {

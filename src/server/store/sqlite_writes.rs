@@ -27,6 +27,7 @@ use super::sqlite_index::{IndexJob, Indexer, Progress};
 use super::sqlite_log::LogWriter;
 use super::sqlite_log_thread::{Job, LogThread};
 use super::sqlite_recovery::recover;
+use super::sqlite_sent_filter::SentKeys;
 use super::sqlite_sync::{SyncThread, Synced};
 use super::{Durable, StoreError, StoreResult, WriteOp, WriteOutcome};
 use rusqlite::{Connection, OpenFlags};
@@ -84,7 +85,7 @@ impl SqliteWriter {
         reads.pragma_update(None, "query_only", "ON")?;
         reads.pragma_update(None, "cache_size", -WRITE_CACHE_KIB)?;
         reads.set_prepared_statement_cache_capacity(16);
-        let state = DmState::load(&reads)?;
+        let state = DmState::load(&reads, SentKeys::build(path))?;
         let log = LogWriter::create(&dir, last + 1).map_err(log_error)?;
 
         let (index, indexed) = mpsc::channel();
