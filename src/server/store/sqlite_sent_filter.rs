@@ -40,8 +40,6 @@ const MAX_KEYS: usize = 31 * FIRST_CAPACITY;
 pub(super) struct SentFilter {
     layers: Vec<Layer>,
     keys: usize,
-    /// More than [`MAX_KEYS`] keys: no longer says "absent".
-    full: bool,
 }
 
 struct Layer {
@@ -95,7 +93,6 @@ impl SentFilter {
         Self {
             layers: Vec::new(),
             keys: 0,
-            full: false,
         }
     }
 
@@ -115,13 +112,15 @@ impl SentFilter {
         self.insert_hashes(hashes(sender, client_msg_id));
     }
 
+    /// More than [`MAX_KEYS`] keys: it no longer says "absent".
+    fn full(&self) -> bool {
+        self.keys > MAX_KEYS
+    }
+
     fn insert_hashes(&mut self, hashes: (u64, u64)) {
         self.keys += 1;
-        if self.full {
-            return;
-        }
-        if self.keys > MAX_KEYS {
-            self.full = true;
+        if self.full() {
+            // Its memory goes with its use (a no-op after the first time).
             self.layers = Vec::new();
             return;
         }
@@ -139,7 +138,7 @@ impl SentFilter {
 
     /// False only if the store certainly holds no message with this key.
     pub(super) fn may_contain(&self, sender: &str, client_msg_id: &str) -> bool {
-        if self.full {
+        if self.full() {
             return true;
         }
         let hashes = hashes(sender, client_msg_id);
@@ -245,6 +244,15 @@ impl SentKeys {
 mod tests {
     use super::*;
 
+    /// Polls until the background build has answered (or 10 s have passed).
+    fn wait_until_built(keys: &mut SentKeys) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(keys, SentKeys::Building { .. }) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            keys.poll();
+        }
+    }
+
     #[test]
     fn keys_decided_while_the_filter_is_built_are_in_it_once_it_arrives() {
         let (done, ready) = mpsc::sync_channel(1);
@@ -279,11 +287,7 @@ mod tests {
         )
         .unwrap();
         let mut keys = SentKeys::build(&path);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while matches!(keys, SentKeys::Building { .. }) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-            keys.poll();
-        }
+        wait_until_built(&mut keys);
         let SentKeys::Ready(filter) = &keys else {
             panic!("not built");
         };
@@ -295,11 +299,7 @@ mod tests {
     fn a_filter_that_cannot_be_built_leaves_every_check_to_the_index() {
         let dir = tempfile::tempdir().unwrap();
         let mut keys = SentKeys::build(&dir.path().join("missing.db"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while matches!(keys, SentKeys::Building { .. }) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-            keys.poll();
-        }
+        wait_until_built(&mut keys);
         assert!(matches!(keys, SentKeys::Unavailable));
         assert!(keys.may_contain("zed", "never sent"));
     }
@@ -339,7 +339,7 @@ mod tests {
         let mut filter = SentFilter::empty();
         filter.keys = MAX_KEYS;
         filter.insert("ann", "last");
-        assert!(filter.full);
+        assert!(filter.full());
         assert!(filter.layers.is_empty(), "its memory is let go");
         assert!(filter.may_contain("zed", "never sent"));
     }
