@@ -71,7 +71,8 @@ fn session_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
 }
 
 /// `client_msg_id` must be new for every send of a sender across the whole run: Confab answers a
-/// reused one with the original `accepted` and delivers nothing (idempotency).
+/// reused one with the original `accepted` and delivers nothing (idempotency). Each sender's ids
+/// sort in the order they are sent (zero-padded), like the browser client's time-first ids.
 pub fn send_frame(from: &str, to: &str, body: &str, id: u64) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let unique = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -79,7 +80,7 @@ pub fn send_frame(from: &str, to: &str, body: &str, id: u64) -> String {
         "type": "send",
         "to": to,
         "body": body,
-        "client_msg_id": format!("{from}-{unique}-{id}"),
+        "client_msg_id": format!("{from}-{unique:012}-{id}"),
     })
     .to_string()
 }

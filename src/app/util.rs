@@ -14,10 +14,21 @@ pub fn now_ms() -> f64 {
     }
 }
 
-/// A fresh random id for a `send` (128 random bits, hex). `crypto.getRandomValues` works on
-/// plain-http deployments too, unlike `crypto.randomUUID`.
+/// A fresh id for a `send`: the time in milliseconds (12 hex digits), then 80 random bits (20 hex
+/// digits). Time first, so one sender's ids arrive in order, and the server's index of them
+/// (resends are found by sender and id) grows at its end instead of at a random page of a large
+/// index. `crypto.getRandomValues` works on plain-http deployments too, unlike
+/// `crypto.randomUUID`.
 pub fn new_client_msg_id() -> String {
-    random_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    time_ordered_id(now_ms() as u64, random_bytes())
+}
+
+fn time_ordered_id(ms: u64, random: [u8; 16]) -> String {
+    let mut id = format!("{:012x}", ms & 0xffff_ffff_ffff);
+    for b in &random[..10] {
+        id.push_str(&format!("{b:02x}"));
+    }
+    id
 }
 
 #[cfg(feature = "hydrate")]
@@ -181,5 +192,18 @@ mod tests {
         assert_eq!(format_wait(185_000.0), "3m 05s");
         assert_eq!(format_wait(2.0 * 3_600_000.0 + 7.0 * 60_000.0), "2h 07m");
         assert_eq!(format_wait(3.0 * 86_400_000.0 + 4.0 * 3_600_000.0), "3d 4h");
+    }
+
+    #[test]
+    fn client_msg_ids_sort_by_time_and_fit_the_protocol_limit() {
+        let earlier = time_ordered_id(1_765_000_000_000, [0xff; 16]);
+        let later = time_ordered_id(1_765_000_000_001, [0x00; 16]);
+        assert!(earlier < later, "{earlier} !< {later}");
+        assert_eq!(earlier.len(), 32);
+        assert!(crate::protocol::ClientMsgId::parse(&later).is_ok());
+        // The random part tells apart two ids of the same millisecond.
+        let (a, b) = (time_ordered_id(5, [1; 16]), time_ordered_id(5, [2; 16]));
+        assert_ne!(a, b);
+        assert!(a.starts_with("000000000005"));
     }
 }
