@@ -97,6 +97,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             .context("repo root")?
             .to_path_buf(),
     };
+    // Servers run in their own working folders: a relative `--repo .` would not find the seed.
+    let repo = std::fs::canonicalize(&repo)
+        .with_context(|| format!("repository root {}", repo.display()))?;
     let kinds: Vec<Kind> = args
         .servers
         .iter()
