@@ -24,9 +24,12 @@ pub fn new_client_msg_id() -> String {
 }
 
 fn time_ordered_id(ms: u64, random: [u8; 16]) -> String {
-    let mut id = format!("{:012x}", ms & 0xffff_ffff_ffff);
-    for b in &random[..10] {
-        id.push_str(&format!("{b:02x}"));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digit = |nibble: u64| char::from(HEX[(nibble & 15) as usize]);
+    let mut id = String::with_capacity(32);
+    id.extend((0..12).rev().map(|i| digit(ms >> (4 * i))));
+    for &b in &random[..10] {
+        id.extend([digit(u64::from(b) >> 4), digit(u64::from(b))]);
     }
     id
 }
@@ -205,5 +208,9 @@ mod tests {
         let (a, b) = (time_ordered_id(5, [1; 16]), time_ordered_id(5, [2; 16]));
         assert_ne!(a, b);
         assert!(a.starts_with("000000000005"));
+        assert_eq!(
+            time_ordered_id(0x0123_4567_89ab, [0xc5; 16]),
+            format!("0123456789ab{}", "c5".repeat(10))
+        );
     }
 }
