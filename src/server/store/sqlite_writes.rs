@@ -53,6 +53,25 @@ const WRITE_CACHE_KIB: i64 = 16 * 1024;
 /// Page cache of the log thread's read connection (conversations and resends it has to look up).
 const READ_CACHE_KIB: i64 = 8 * 1024;
 
+/// A build from outside the repository does not read `.cargo/config.toml`; say so in the log
+/// instead of running slower without a word.
+fn warn_if_page_caches_are_shared(conn: &Connection) {
+    let options = conn
+        .prepare("PRAGMA compile_options")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        });
+    if options.is_ok_and(|o| o.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT")) {
+        tracing::warn!(
+            "SQLite was built with SQLITE_ENABLE_MEMORY_MANAGEMENT: connections share one page \
+             cache and the indexer's pages can be taken by readers; build from the repository \
+             (its .cargo/config.toml sets LIBSQLITE3_FLAGS) for the intended performance"
+        );
+    }
+}
+
 /// The log thread's handle. Cheap to clone.
 #[derive(Clone)]
 pub(super) struct SqliteWriter {
@@ -78,6 +97,7 @@ impl SqliteWriter {
     /// beyond the tables, and starts the threads.
     pub(super) fn open(path: &Path) -> StoreResult<Self> {
         let mut conn = open_connection(path)?;
+        warn_if_page_caches_are_shared(&conn);
         // The same durability and integrity as the sqlx pool.
         conn.pragma_update(None, "synchronous", "FULL")?;
         // Index pages of a large store are all over the file; SQLite's default 2 MB page
