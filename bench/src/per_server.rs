@@ -105,7 +105,7 @@ pub async fn closed_loops(running: &mut Running, plan: &Plan<'_>, round: usize) 
         return;
     };
     let (sizes, names, tag) = (plan.sizes, plan.names, &plan.run_tag);
-    let (rounds, out) = (sizes.rounds.max(1), &mut running.results);
+    let (rounds, out) = (sizes.rounds, &mut running.results);
     let warmup = Duration::from_secs_f64(sizes.warmup_secs);
     if plan.has("throughput") {
         let w = sizes.throughput_window;

@@ -1,7 +1,7 @@
 //! `confab-bench run`: builds, starts every server, runs the closed loops round by round
 //! across them, then each server's other scenarios in turn, stopping it after them; prints the
-//! table and writes the JSON report. Bounded in time
-//! throughout; Ctrl-C or an error stops every child process.
+//! table and writes the JSON report. Bounded in time throughout; Ctrl-C or an error stops
+//! every child process.
 
 use crate::clients::Kind;
 use crate::cluster;
@@ -179,7 +179,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         for kind in &kinds {
             running.push(per_server::start(*kind, &mut plan).await);
         }
-        for round in 1..=sizes.rounds.max(1) {
+        for round in 1..=sizes.rounds {
             for server in running.iter_mut() {
                 per_server::closed_loops(server, &plan, round).await;
             }

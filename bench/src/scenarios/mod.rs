@@ -19,10 +19,11 @@ pub struct Sizes {
     pub throughput_secs: f64,
     pub latency_secs: f64,
     pub warmup_secs: f64,
-    /// Rounds of each closed loop, interleaved across the servers; the table shows the median
-    /// round and the spread. On this benchmark's shared 2-core machines the speed drifts over
-    /// minutes (two runs of the same binary differed by up to 23 % in msgs/s), so one round on
-    /// each server, one server after another, could turn a goal's verdict.
+    /// Rounds of each closed loop (at least 1: `--rounds` is clamped), interleaved across the
+    /// servers; the table shows the median round and the spread. On this benchmark's shared
+    /// 2-core machines the speed drifts over minutes (two runs of the same binary differed by
+    /// up to 23 % in msgs/s), so one round on each server, one server after another, could turn
+    /// a goal's verdict.
     pub rounds: usize,
     pub idle_sockets: usize,
     pub idle_processes: usize,
