@@ -139,6 +139,43 @@ pub struct Status {
     pub assignee: Option<String>,
 }
 
+/// A direct message's fields, borrowed: what the `message` frames of both parties are written
+/// from. The two frames differ only in `peer`, so the rest is serialized once
+/// ([`DirectMessage::frames`]); a server sends both for every message.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DirectMessage<'a> {
+    pub id: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub seq: u64,
+    pub body: &'a str,
+    pub sent_at: &'a str,
+    pub client_msg_id: &'a str,
+}
+
+impl DirectMessage<'_> {
+    /// The `message` frame's JSON text for the sender's sockets (`peer` = `to`) and for the
+    /// recipient's (`peer` = `from`): the same frames [`ServerFrame::to_json`] writes for the
+    /// [`Message`] each side sees, with `peer` moved up after `type`.
+    pub fn frames(&self) -> (String, String) {
+        // `{"id":…}`: borrowed strings and integers always serialize.
+        let fields = serde_json::to_string(self).unwrap_or_default();
+        let rest = fields.strip_prefix('{').unwrap_or("}");
+        let frame = |peer: &str| {
+            let peer = serde_json::to_string(peer).unwrap_or_default();
+            let mut text = String::with_capacity(MESSAGE_HEAD.len() + peer.len() + rest.len() + 1);
+            text.push_str(MESSAGE_HEAD);
+            text.push_str(&peer);
+            text.push(',');
+            text.push_str(rest);
+            text
+        };
+        (frame(self.to), frame(self.from))
+    }
+}
+
+const MESSAGE_HEAD: &str = r#"{"type":"message","peer":"#;
+
 /// Just the `type` field of a frame (every other field is skipped).
 #[derive(Deserialize)]
 struct Tag {

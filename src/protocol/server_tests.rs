@@ -118,6 +118,43 @@ fn message_frame_is_flat_with_type_field() {
 }
 
 #[test]
+fn direct_message_frames_are_each_sides_message_frame() {
+    let m = Message {
+        body: "quote \" and \u{e9}, line\nbreak".into(),
+        ..sample_message()
+    };
+    let (for_sender, for_recipient) = DirectMessage {
+        id: &m.id,
+        from: &m.from,
+        to: &m.to,
+        seq: m.seq,
+        body: &m.body,
+        sent_at: &m.sent_at,
+        client_msg_id: &m.client_msg_id,
+    }
+    .frames();
+    let seen_by = |peer: &str| {
+        ServerFrame::Message(Message {
+            peer: Some(peer.into()),
+            ..m.clone()
+        })
+    };
+    assert_eq!(ServerFrame::from_json(&for_sender).unwrap(), seen_by("bob"));
+    assert_eq!(
+        ServerFrame::from_json(&for_recipient).unwrap(),
+        seen_by("alice")
+    );
+    assert!(
+        for_sender.starts_with(r#"{"type":"message","peer":"bob","#),
+        "{for_sender}"
+    );
+    // Nothing but the field order differs from the frame serialized whole.
+    let whole: serde_json::Value = serde_json::from_str(&seen_by("bob").to_json()).unwrap();
+    let built: serde_json::Value = serde_json::from_str(&for_sender).unwrap();
+    assert_eq!(built, whole);
+}
+
+#[test]
 fn every_server_frame_round_trips() {
     for frame in every_frame() {
         let text = frame.to_json();

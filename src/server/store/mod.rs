@@ -83,6 +83,20 @@ pub struct StoredMessage {
 }
 
 impl StoredMessage {
+    /// The `message` frames for (the sender's sockets, the recipient's), serialized together.
+    pub fn frames(&self) -> (String, String) {
+        crate::protocol::server::DirectMessage {
+            id: &self.id,
+            from: &self.sender,
+            to: &self.recipient,
+            seq: self.seq,
+            body: &self.body,
+            sent_at: &self.sent_at,
+            client_msg_id: &self.client_msg_id,
+        }
+        .frames()
+    }
+
     /// The wire form, seen by `viewer` (which sets `peer`).
     pub fn to_wire(&self, viewer: &str) -> Message {
         let peer = if self.sender == viewer {

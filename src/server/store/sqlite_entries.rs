@@ -49,8 +49,9 @@ pub(super) fn apply<'a>(
     entries: impl IntoIterator<Item = &'a Entry>,
 ) -> rusqlite::Result<()> {
     let mut after = After::default();
+    let mut inserts = Inserts::default();
     for entry in entries {
-        apply_one(conn, entry, &mut after)?;
+        apply_one(conn, &mut inserts, entry, &mut after)?;
     }
     after.write(conn)
 }
@@ -66,7 +67,8 @@ pub(super) fn apply_tolerantly<'a>(
     let mut refused = 0;
     for entry in entries {
         let savepoint = tx.savepoint()?;
-        match apply_one(&savepoint, entry, &mut after) {
+        let applied = apply_one(&savepoint, &mut Inserts::default(), entry, &mut after);
+        match applied {
             Ok(()) => savepoint.commit()?,
             Err(e) => {
                 refused += 1;
@@ -88,8 +90,20 @@ struct After<'a> {
     marks: HashMap<(i64, &'a str), (i64, i64)>,
 }
 
-fn apply_one<'a>(
-    conn: &Connection,
+/// The message insert, looked up in the statement cache once per batch instead of once per
+/// message (the lookup hashes the whole SQL text).
+#[derive(Default)]
+struct Inserts<'c> {
+    message: Option<rusqlite::CachedStatement<'c>>,
+}
+
+const INSERT_MESSAGE: &str = "INSERT INTO messages \
+    (conversation_id, seq, id, sender, recipient, body, client_msg_id, sent_at) \
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+fn apply_one<'a, 'c>(
+    conn: &'c Connection,
+    inserts: &mut Inserts<'c>,
     entry: &'a Entry,
     after: &mut After<'a>,
 ) -> rusqlite::Result<()> {
@@ -110,12 +124,11 @@ fn apply_one<'a>(
             message: m,
         } => {
             let seq = super::seq_param(m.seq);
-            conn.prepare_cached(
-                "INSERT INTO messages \
-                 (conversation_id, seq, id, sender, recipient, body, client_msg_id, sent_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )?
-            .execute(params![
+            let insert = match &mut inserts.message {
+                Some(insert) => insert,
+                empty => empty.insert(conn.prepare_cached(INSERT_MESSAGE)?),
+            };
+            insert.execute(params![
                 conversation_id,
                 seq,
                 m.id,

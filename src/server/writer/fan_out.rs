@@ -122,12 +122,13 @@ impl WriterTask {
 
     /// Sends a new message to both parties' sockets; true if the recipient had one.
     fn fan_out_message(&self, message: &StoredMessage) -> bool {
-        // The frame as `viewer` sees it: `peer` is the other party.
-        let frame_for = |viewer: &str, peer: &str| {
-            let json = ServerFrame::Message(message.to_wire(viewer)).to_json();
-            Outbound::message(Arc::from(peer), message.seq, json.into())
-        };
-        let for_recipient = frame_for(&message.recipient, &message.sender);
+        // `peer` in each frame is the other party.
+        let (for_sender, for_recipient) = message.frames();
+        let for_recipient = Outbound::message(
+            Arc::from(message.sender.as_str()),
+            message.seq,
+            for_recipient.into(),
+        );
         // Another node that hands it over records the delivery itself.
         let mark = || Mark {
             reader: message.recipient.clone(),
@@ -138,7 +139,11 @@ impl WriterTask {
             .hub
             .send_to_user_marking(&message.recipient, &for_recipient, mark)
             > 0;
-        let for_sender = frame_for(&message.sender, &message.recipient);
+        let for_sender = Outbound::message(
+            Arc::from(message.recipient.as_str()),
+            message.seq,
+            for_sender.into(),
+        );
         self.hub.send_to_user(&message.sender, &for_sender);
         delivered
     }
