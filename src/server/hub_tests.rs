@@ -3,7 +3,7 @@
 use super::*;
 
 fn frame(text: &str) -> Outbound {
-    Outbound::Frame(text.into())
+    Outbound::frame(text)
 }
 
 #[test]
@@ -99,4 +99,14 @@ fn agents_on_other_nodes_take_part_in_assignment() {
     bus.remote.availability("n2", "zed", true);
     assert_eq!(hub.agents_online(), 2);
     assert_eq!(hub.available_agents(), vec!["zed".to_owned()]);
+}
+
+#[test]
+fn a_queued_item_is_two_words() {
+    // Every socket's queue allocates 32 slots when it opens: a wider item costs each idle
+    // socket 256 bytes per extra word.
+    assert_eq!(
+        std::mem::size_of::<Outbound>(),
+        2 * std::mem::size_of::<usize>()
+    );
 }

@@ -75,7 +75,7 @@ impl From<&Outbound> for Item {
 impl From<Item> for Outbound {
     fn from(item: Item) -> Self {
         match item {
-            Item::Frame { json } => Outbound::Frame(json.into()),
+            Item::Frame { json } => Outbound::frame(json),
             Item::Message { peer, seq, json } => {
                 Outbound::message(Arc::from(peer), seq, json.into())
             }

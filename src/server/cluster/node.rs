@@ -68,7 +68,7 @@ async fn apply_incoming(
 fn resync_local(state: &AppState) {
     state
         .hub
-        .deliver_to_all(&Outbound::Frame(ServerFrame::Resync.to_json().into()));
+        .deliver_to_all(&Outbound::frame(ServerFrame::Resync.to_json()));
 }
 
 async fn apply(state: &AppState, bus: &Bus, envelope: Envelope) {

@@ -27,12 +27,11 @@ pub fn status_frame(conversation: &SupportConversation) -> ServerFrame {
 
 /// A queue frame holding one entry: agents merge it into their queue by conversation id.
 pub fn queue_delta(conversation: &SupportConversation) -> Outbound {
-    Outbound::Frame(
+    Outbound::frame(
         ServerFrame::Queue(Queue {
             conversations: vec![conversation.to_queue_entry()],
         })
-        .to_json()
-        .into(),
+        .to_json(),
     )
 }
 
@@ -115,7 +114,7 @@ impl Effects<'_> {
     }
 
     fn tell_customer(&self, conversation: &SupportConversation) {
-        let frame = Outbound::Frame(status_frame(conversation).to_json().into());
+        let frame = Outbound::frame(status_frame(conversation).to_json());
         self.hub
             .send_to_user(&customer_key(&conversation.id), &frame);
     }
@@ -174,15 +173,14 @@ pub fn after_support_read(hub: &Hub, op: &WriteOp, advanced_to: Option<u64>) {
     else {
         return;
     };
-    let receipt = Outbound::Frame(
+    let receipt = Outbound::frame(
         ServerFrame::Receipt(Receipt {
             peer: conversation_id.clone(),
             kind: ReceiptKind::Read,
             up_to_seq,
             conversation_id: Some(conversation_id.clone()),
         })
-        .to_json()
-        .into(),
+        .to_json(),
     );
     match by {
         FromRole::Agent => {

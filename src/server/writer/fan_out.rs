@@ -113,7 +113,7 @@ impl WriterTask {
                         conversation_id: None,
                     });
                     self.hub
-                        .send_to_user(peer, &Outbound::Frame(receipt.to_json().into()));
+                        .send_to_user(peer, &Outbound::frame(receipt.to_json()));
                 }
                 Written::Marked
             }

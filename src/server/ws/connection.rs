@@ -207,16 +207,11 @@ where
     ping.tick().await;
     let idle_limit = Duration::from_secs(settings.idle_timeout_secs.max(1));
     let mut last_heard = Instant::now();
-    // Made once, not per turn of the loop: each one registers with a lock-guarded waiter list,
-    // and a busy socket turns the loop several times per message.
-    let closed = control.closed();
-    let cancelled = shutdown.cancelled();
-    tokio::pin!(closed, cancelled);
 
     loop {
         let result = tokio::select! {
-            reason = &mut closed => Err(End::Close(reason)),
-            _ = &mut cancelled => Err(End::Close(SHUTTING_DOWN)),
+            reason = control.closed() => Err(End::Close(reason)),
+            _ = shutdown.cancelled() => Err(End::Close(SHUTTING_DOWN)),
             // Boxed (see `run`): the writing future is large, and idle sockets should not carry it.
             Some(item) = rx.recv() => {
                 Box::pin(outbound::write_ready(conn, sink, Ready::Queued(item), &mut rx, &mut acks))

@@ -142,13 +142,12 @@ pub async fn announce_presence(state: &AppState, user: &str, online: bool) {
             return;
         }
     };
-    let frame = Outbound::Frame(
+    let frame = Outbound::frame(
         ServerFrame::Presence(Presence {
             user: user.to_owned(),
             online,
         })
-        .to_json()
-        .into(),
+        .to_json(),
     );
     for peer in peers {
         state.hub.deliver(&peer, &frame);

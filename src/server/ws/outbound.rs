@@ -67,7 +67,7 @@ where
     S: Sink<Message> + Unpin + Send,
 {
     match item {
-        Outbound::Frame(json) => feed(sink, json).await,
+        Outbound::Frame(json) => feed(sink, Json::clone(&json)).await,
         Outbound::Message(message) => {
             let MessageOut { peer, seq, json } = &*message;
             let seq = *seq;

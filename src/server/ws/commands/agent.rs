@@ -125,7 +125,7 @@ pub async fn dispatch(conn: &mut Connection, agent: &CurrentUser, frame: ClientF
             });
             conn.state
                 .hub
-                .send_to_user(&customer_key(&id), &Outbound::Frame(frame.to_json().into()));
+                .send_to_user(&customer_key(&id), &Outbound::frame(frame.to_json()));
             Reply::None
         }
         _ => Reply::error(ErrorCode::BadFrame, "this frame needs a conversation_id"),

@@ -49,7 +49,7 @@ pub async fn dispatch(conn: &mut Connection, customer: &Customer, frame: ClientF
             });
             conn.state
                 .hub
-                .send_to_agents(&Outbound::Frame(frame.to_json().into()));
+                .send_to_agents(&Outbound::frame(frame.to_json()));
             Reply::None
         }
         ClientFrame::Ping => Reply::frame(ServerFrame::Pong),

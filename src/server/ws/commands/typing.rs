@@ -18,6 +18,6 @@ pub async fn run(conn: &mut Connection, user: &CurrentUser, peer: Option<String>
     });
     conn.state
         .hub
-        .send_to_user(peer.as_str(), &Outbound::Frame(frame.to_json().into()));
+        .send_to_user(peer.as_str(), &Outbound::frame(frame.to_json()));
     Reply::None
 }
