@@ -1,6 +1,7 @@
 //! One server's part of the suite, in three steps: start it (Confab: register, fill the store,
 //! restart, page its history); one round of the closed loops, as often as the suite asks; the
-//! other scenarios, then stop it. A scenario that fails is recorded and the next one runs.
+//! other scenarios (reconnect; then, on a restarted process, idle sockets and the open-file
+//! limit), then stop it. A scenario that fails is recorded and the next one runs.
 
 use crate::clients::{Kind, Target};
 use crate::plan::Plan;
@@ -146,12 +147,29 @@ pub async fn finish(running: Running, plan: &mut Plan<'_>) -> ServerResults {
     } = running;
     results.throughput = median_round(&results.throughput_rounds, |r| r.msgs_per_sec);
     results.latency = median_round(&results.latency_rounds, |r| r.p99_ms);
-    let Some(Live { mut server, target }) = live else {
+    let Some(Live {
+        mut server,
+        mut target,
+    }) = live
+    else {
         return results;
     };
-    if let Err(e) = scenarios(&target, &mut server, plan, &mut results).await {
-        eprintln!("[{}] {e:#}", kind.name());
-        results.errors.push(format!("{e:#}"));
+    reconnect_scenario(&target, plan, &mut results).await;
+    if plan.has("idle") || plan.has("fdlimit") {
+        // A fresh process: one that ran the closed loops has freed memory that the idle
+        // sockets would reuse, and their RSS per socket would look smaller than it is.
+        match restart(server, &target, plan).await {
+            Ok((fresh, fresh_target)) => (server, target) = (fresh, fresh_target),
+            Err(e) => {
+                eprintln!("[{}] restart before the idle sockets: {e:#}", kind.name());
+                results.errors.push(format!("restart: {e:#}"));
+                return results;
+            }
+        }
+        if let Err(e) = held_sockets(&target, &mut server, plan, &mut results).await {
+            eprintln!("[{}] {e:#}", kind.name());
+            results.errors.push(format!("{e:#}"));
+        }
     }
     if !server.alive() {
         results
@@ -162,29 +180,53 @@ pub async fn finish(running: Running, plan: &mut Plan<'_>) -> ServerResults {
     results
 }
 
-async fn scenarios(
+async fn reconnect_scenario(target: &Target, plan: &Plan<'_>, out: &mut ServerResults) {
+    if !plan.has("reconnect") {
+        return;
+    }
+    let (sizes, names) = (plan.sizes, plan.names);
+    match reconnect::run(
+        target,
+        &names.offline,
+        sizes.offline_messages,
+        &format!("{}off", plan.run_tag),
+    )
+    .await
+    {
+        Ok(r) => out.reconnect = r,
+        Err(e) => out.errors.push(format!("reconnect: {e:#}")),
+    }
+}
+
+/// Stops `server` and starts it again on the same store (Confab's sessions survive it).
+async fn restart(
+    server: Server,
+    target: &Target,
+    plan: &Plan<'_>,
+) -> anyhow::Result<(Server, Target)> {
+    if !server.stop(Duration::from_secs(15)).await {
+        bail!("the server did not stop on SIGTERM within 15 s");
+    }
+    let fresh = match target.kind {
+        Kind::Confab => Server::start(Kind::Confab, &confab_launch(plan)).await?,
+        kind => Server::start(kind, &plan.launch).await?,
+    };
+    let fresh_target = Target {
+        addr: fresh.addr,
+        server_pids: vec![fresh.pid],
+        ..target.clone()
+    };
+    Ok((fresh, fresh_target))
+}
+
+/// Idle sockets, then the open-file limit, on a server that has run nothing else.
+async fn held_sockets(
     target: &Target,
     server: &mut Server,
     plan: &mut Plan<'_>,
     out: &mut ServerResults,
 ) -> anyhow::Result<()> {
-    let (sizes, names, tag) = (plan.sizes, plan.names, plan.run_tag.clone());
-    if plan.has("reconnect") {
-        match reconnect::run(
-            target,
-            &names.offline,
-            sizes.offline_messages,
-            &format!("{tag}off"),
-        )
-        .await
-        {
-            Ok(r) => out.reconnect = r,
-            Err(e) => out.errors.push(format!("reconnect: {e:#}")),
-        }
-    }
-    if !(plan.has("idle") || plan.has("fdlimit")) {
-        return Ok(());
-    }
+    let (sizes, names) = (plan.sizes, plan.names);
     let idle_users: Vec<(String, String)> = names
         .idle
         .iter()
@@ -285,15 +327,24 @@ fn record<T>(slot: &mut Option<T>, r: anyhow::Result<T>, errors: &mut Vec<String
     }
 }
 
+fn confab_db(plan: &Plan<'_>) -> std::path::PathBuf {
+    plan.launch.work.join("confab.db")
+}
+
+/// How Confab is started: on its SQLite store in the run's folder.
+fn confab_launch<'a>(plan: &Plan<'a>) -> Launch<'a> {
+    Launch {
+        database_url: Some(format!("sqlite://{}", confab_db(plan).display())),
+        ..plan.launch.clone()
+    }
+}
+
 /// Confab on a fresh store: register the active accounts through the API, stop, write the idle
 /// accounts' sessions and the message store, start again. Returns the server, every cookie,
 /// and the last seq of the conversation whose history is paged.
 async fn start_confab(plan: &Plan<'_>) -> anyhow::Result<(Server, HashMap<String, String>, u64)> {
-    let db = plan.launch.work.join("confab.db");
-    let launch = Launch {
-        database_url: Some(format!("sqlite://{}", db.display())),
-        ..plan.launch.clone()
-    };
+    let launch = confab_launch(plan);
+    let db = confab_db(plan);
     let first = Server::start(Kind::Confab, &launch).await?;
     let users = plan.names.registered();
     let pb = bar("confab", "registering (argon2)", users.len() as u64);
