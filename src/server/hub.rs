@@ -17,14 +17,14 @@ use tokio::sync::{mpsc, Notify};
 /// A frame's JSON text, shared: every socket it goes to writes the same bytes, without a copy.
 pub type Json = axum::extract::ws::Utf8Bytes;
 
-/// One item for a socket to write.
+/// One item for a socket to write. Each variant holds an `Arc`, so the enum stays two words:
+/// every socket's queue allocates its first 32 slots when it opens, and each word more would
+/// cost every idle socket 256 bytes.
 #[derive(Debug, Clone)]
 pub enum Outbound {
-    /// Any frame, already JSON. Behind an `Arc` like `Message`: see [`Outbound::frame`].
+    /// Any frame, already JSON (see [`Outbound::frame`]).
     Frame(Arc<Json>),
-    /// A `message` frame, with what the socket needs to drop one it has already sent. Behind
-    /// an `Arc` so the enum stays two words: every socket's queue reserves room for 32 items up
-    /// front, and an idle socket should not pay for it.
+    /// A `message` frame, with what the socket needs to drop one it has already sent.
     Message(Arc<MessageOut>),
 }
 
@@ -37,8 +37,7 @@ pub struct MessageOut {
 }
 
 impl Outbound {
-    /// Any frame. Held by pointer so that the enum stays two words: a socket's queue allocates
-    /// its first 32 slots when it opens, so each word here is 256 bytes of every idle socket.
+    /// Any frame.
     pub fn frame(json: impl Into<Json>) -> Self {
         Outbound::Frame(Arc::new(json.into()))
     }

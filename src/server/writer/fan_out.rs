@@ -122,13 +122,12 @@ impl WriterTask {
 
     /// Sends a new message to both parties' sockets; true if the recipient had one.
     fn fan_out_message(&self, message: &StoredMessage) -> bool {
-        // `peer` in each frame is the other party.
+        // Each frame's `peer` is the other party, which is also the key its sockets track
+        // the seq under.
         let (for_sender, for_recipient) = message.frames();
-        let for_recipient = Outbound::message(
-            Arc::from(message.sender.as_str()),
-            message.seq,
-            for_recipient.into(),
-        );
+        let queued =
+            |peer: &str, json: String| Outbound::message(Arc::from(peer), message.seq, json.into());
+        let for_recipient = queued(&message.sender, for_recipient);
         // Another node that hands it over records the delivery itself.
         let mark = || Mark {
             reader: message.recipient.clone(),
@@ -139,11 +138,7 @@ impl WriterTask {
             .hub
             .send_to_user_marking(&message.recipient, &for_recipient, mark)
             > 0;
-        let for_sender = Outbound::message(
-            Arc::from(message.recipient.as_str()),
-            message.seq,
-            for_sender.into(),
-        );
+        let for_sender = queued(&message.recipient, for_sender);
         self.hub.send_to_user(&message.sender, &for_sender);
         delivered
     }
