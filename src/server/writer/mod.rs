@@ -169,6 +169,17 @@ impl Writer {
 
     /// Submits a write and waits until it is committed (and fanned out).
     pub async fn submit(&self, op: WriteOp) -> Result<Written, WriteError> {
+        self.enqueue(op)
+            .await?
+            .await
+            .map_err(|_| WriteError::Stopped)?
+    }
+
+    /// Hands a write to the writer (waiting only while its queue is full) and returns where
+    /// its result will arrive once it is committed and fanned out. A socket keeps serving
+    /// frames meanwhile, and answers in the order it submitted: the writer answers one
+    /// submitter's writes in that order.
+    pub async fn enqueue(&self, op: WriteOp) -> Result<Answer, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Job::Write {
@@ -177,7 +188,7 @@ impl Writer {
             })
             .await
             .map_err(|_| WriteError::Stopped)?;
-        answer.await.map_err(|_| WriteError::Stopped)?
+        Ok(answer)
     }
 
     /// Submits a write nobody waits for (watermarks); it is still committed before its effects.
@@ -206,6 +217,9 @@ impl Writer {
 }
 
 type Reply = Option<oneshot::Sender<Result<Written, WriteError>>>;
+
+/// Where a submitted write's result arrives ([`Writer::enqueue`]); closed if the writer stops.
+pub type Answer = oneshot::Receiver<Result<Written, WriteError>>;
 
 /// How long the delivered watermarks of live deliveries wait, coalesced per conversation,
 /// before they are committed. The recipient already has the messages and the sender was told

@@ -7,6 +7,7 @@
 //! A message frame is never written twice to one socket: `sent` remembers the highest seq
 //! written per peer, and queued copies at or below it are dropped.
 
+use super::answers::Answers;
 use super::commands::{self, Reply};
 use super::greeting;
 use super::outbound::{self, send, write, Ready, WRITE_TIMEOUT};
@@ -19,8 +20,6 @@ use crate::server::diagnostics::Metrics;
 use crate::server::hub::{customer_key, CloseReason, Registration};
 use crate::server::state::AppState;
 use axum::extract::ws::{CloseFrame, Message};
-use futures::future::BoxFuture;
-use futures::stream::FuturesOrdered;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
@@ -200,9 +199,8 @@ where
     let settings = conn.state.settings.clone();
     let shutdown = conn.state.shutdown.clone();
     let limiter = rate_limiter(settings.rate_per_sec, settings.rate_burst);
-    // Created on the first `send`: an empty FuturesOrdered still allocates its queue, and most
-    // sockets are idle.
-    let mut acks: Option<Acks> = None;
+    let mut acks = Answers::default();
+    let metrics = conn.state.metrics.clone();
     let mut ping = tokio::time::interval(Duration::from_secs(settings.ping_interval_secs.max(1)));
     ping.tick().await;
     let idle_limit = Duration::from_secs(settings.idle_timeout_secs.max(1));
@@ -217,11 +215,11 @@ where
                 Box::pin(outbound::write_ready(conn, sink, Ready::Queued(item), &mut rx, &mut acks))
                     .await
             }
-            Some(ack) = next_ack(&mut acks), if acks.as_ref().is_some_and(|a| !a.is_empty()) => {
+            ack = acks.next(&metrics), if !acks.is_empty() => {
                 Box::pin(outbound::write_ready(conn, sink, Ready::Accepted(ack), &mut rx, &mut acks))
                     .await
             }
-            incoming = stream.next(), if acks.as_ref().map_or(0, Acks::len) < MAX_IN_FLIGHT => {
+            incoming = stream.next(), if acks.len() < MAX_IN_FLIGHT => {
                 last_heard = Instant::now();
                 match incoming {
                     Some(Ok(message)) => {
@@ -253,16 +251,6 @@ where
     }
 }
 
-/// `accepted` frames waiting for their commit, answered in the order the sends came.
-pub(super) type Acks = FuturesOrdered<BoxFuture<'static, ServerFrame>>;
-
-async fn next_ack(acks: &mut Option<Acks>) -> Option<ServerFrame> {
-    match acks {
-        Some(acks) => acks.next().await,
-        None => None,
-    }
-}
-
 fn rate_limiter(per_sec: u32, burst: u32) -> DefaultDirectRateLimiter {
     let per_sec = NonZeroU32::new(per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -273,7 +261,7 @@ async fn handle_incoming<S>(
     conn: &mut Connection,
     sink: &mut S,
     limiter: &DefaultDirectRateLimiter,
-    acks: &mut Option<Acks>,
+    acks: &mut Answers,
     message: Message,
 ) -> Result<(), End>
 where
@@ -340,7 +328,7 @@ where
             Ok(())
         }
         Reply::Later(ack) => {
-            acks.get_or_insert_with(Acks::new).push_back(ack);
+            acks.push(ack);
             Ok(())
         }
     }

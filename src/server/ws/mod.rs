@@ -3,10 +3,12 @@
 //! # Layout
 //! - this file: the upgrade — session, origin and socket-cap checks happen before it.
 //! - [`connection`]: the socket loop (frames in and out, ping, close).
+//! - `answers`: the socket's sends waiting for their commit, answered in order.
 //! - `greeting`: a socket's first frames (hello and offline replay; a customer's history) and
 //!   presence announcements.
 //! - [`commands`]: one file per client frame type.
 
+mod answers;
 pub mod commands;
 pub mod connection;
 #[cfg(test)]

@@ -7,11 +7,12 @@
 //! several messages of one conversation has them all; on loopback each syscall also runs the
 //! receiver's TCP stack, so this halved the kernel time per message (benchmark W=10).
 
-use super::connection::{Acks, Connection, End};
+use super::answers::Answers;
+use super::connection::{Connection, End};
 use crate::protocol::ServerFrame;
 use crate::server::hub::{Json, MessageOut, Outbound};
 use axum::extract::ws::Message;
-use futures::{FutureExt, Sink, SinkExt, StreamExt};
+use futures::{Sink, SinkExt};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -33,7 +34,7 @@ pub(super) async fn write_ready<S>(
     sink: &mut S,
     first: Ready,
     rx: &mut mpsc::Receiver<Outbound>,
-    acks: &mut Option<Acks>,
+    acks: &mut Answers,
 ) -> Result<(), End>
 where
     S: Sink<Message> + Unpin + Send,
@@ -51,11 +52,8 @@ where
         }
         next = match rx.try_recv() {
             Ok(item) => Some(Ready::Queued(item)),
-            // `now_or_never`: only an answer whose commit is already done.
-            Err(_) => match acks.as_mut().and_then(|a| a.next().now_or_never()) {
-                Some(Some(frame)) => Some(Ready::Accepted(frame)),
-                _ => None,
-            },
+            // Only an answer whose commit is already done.
+            Err(_) => acks.ready(&conn.state.metrics).map(Ready::Accepted),
         };
     }
     flush(sink).await

@@ -85,7 +85,7 @@ pub async fn dispatch(conn: &mut Connection, agent: &CurrentUser, frame: ClientF
                 author: agent.username.clone(),
                 take_over: agent.role == Role::Admin,
             };
-            support::send(conn, to, body, client_msg_id)
+            support::send(conn, to, body, client_msg_id).await
         }
         ClientFrame::History {
             conversation_id: Some(id),

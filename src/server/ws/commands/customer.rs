@@ -22,7 +22,7 @@ pub async fn dispatch(conn: &mut Connection, customer: &Customer, frame: ClientF
                 author: CUSTOMER_AUTHOR.to_owned(),
                 take_over: false,
             };
-            support::send(conn, to, body, client_msg_id)
+            support::send(conn, to, body, client_msg_id).await
         }
         ClientFrame::History {
             before_seq, limit, ..

@@ -11,18 +11,19 @@ mod support;
 mod sync;
 mod typing;
 
+pub use super::answers::Later;
 use super::connection::{Connection, Who};
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, Username};
 use crate::server::auth::CurrentUser;
-use futures::future::BoxFuture;
 
 /// What a command answers.
 pub enum Reply {
     None,
     /// Frames to write now, in order.
     Frames(Vec<ServerFrame>),
-    /// A frame that is ready later (a send's `accepted`, once committed).
-    Later(BoxFuture<'static, ServerFrame>),
+    /// A write handed to the writer: its frame is ready once it is committed (a send's
+    /// `accepted`).
+    Later(Later),
 }
 
 impl Reply {

@@ -1,12 +1,12 @@
 //! `send {to, body, client_msg_id}`: store durably, then deliver; answer `accepted`.
 
-use super::{resolve_peer, Reply};
+use super::{resolve_peer, Later, Reply};
 use crate::protocol::server::Accepted;
 use crate::protocol::{ClientMsgId, ErrorCode, MessageBody, ServerFrame};
 use crate::server::auth::CurrentUser;
 use crate::server::diagnostics::Metrics;
 use crate::server::store::{NewMessage, WriteOp};
-use crate::server::writer::Written;
+use crate::server::writer::{WriteError, Written};
 use crate::server::ws::connection::Connection;
 
 pub async fn run(
@@ -37,33 +37,43 @@ pub async fn run(
         body.into_string(),
         client_msg_id.as_str().to_owned(),
     ));
-    let writer = conn.state.writer.clone();
-    let metrics = conn.state.metrics.clone();
-    Reply::Later(Box::pin(async move {
-        match writer.submit(op).await {
-            Ok(Written::Message {
-                message,
-                delivered,
-                duplicate,
-            }) => {
-                if !duplicate {
-                    Metrics::inc(&metrics.messages_accepted);
-                }
-                ServerFrame::Accepted(Accepted {
-                    client_msg_id: message.client_msg_id.clone(),
-                    id: message.id.clone(),
-                    seq: message.seq,
-                    delivered,
-                    peer: Some(message.recipient.clone()),
-                    conversation_id: None,
-                    sent_at: Some(message.sent_at.clone()),
-                })
+    let id = client_msg_id.into_string();
+    match conn.state.writer.enqueue(op).await {
+        Ok(answer) => Reply::Later(Later::new(answer, id, accepted)),
+        Err(e) => Reply::frame(accepted(Err(e), id, &conn.state.metrics)),
+    }
+}
+
+/// The sender's answer once the message is committed: `accepted` (also for a resend, with the
+/// original's id and seq), or an error asking to resend.
+fn accepted(
+    result: Result<Written, WriteError>,
+    client_msg_id: String,
+    metrics: &Metrics,
+) -> ServerFrame {
+    match result {
+        Ok(Written::Message {
+            message,
+            delivered,
+            duplicate,
+        }) => {
+            if !duplicate {
+                Metrics::inc(&metrics.messages_accepted);
             }
-            _ => ServerFrame::error(
-                ErrorCode::Internal,
-                "the message could not be stored; please resend it",
-                Some(client_msg_id.as_str().to_owned()),
-            ),
+            ServerFrame::Accepted(Accepted {
+                client_msg_id: message.client_msg_id.clone(),
+                id: message.id.clone(),
+                seq: message.seq,
+                delivered,
+                peer: Some(message.recipient.clone()),
+                conversation_id: None,
+                sent_at: Some(message.sent_at.clone()),
+            })
         }
-    }))
+        _ => ServerFrame::error(
+            ErrorCode::Internal,
+            "the message could not be stored; please resend it",
+            Some(client_msg_id),
+        ),
+    }
 }

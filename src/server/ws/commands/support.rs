@@ -1,6 +1,6 @@
 //! Support commands shared by agents and customers: send, history, sync, read.
 
-use super::Reply;
+use super::{Later, Reply};
 use crate::protocol::limits::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 use crate::protocol::server::{Accepted, HistoryPage, Synced};
 use crate::protocol::{ClientMsgId, ErrorCode, FromRole, MessageBody, ServerFrame};
@@ -8,7 +8,7 @@ use crate::server::diagnostics::Metrics;
 use crate::server::store::{
     new_message_id, now_rfc3339, NewSupportMessage, SupportConversation, WriteOp,
 };
-use crate::server::writer::Written;
+use crate::server::writer::{WriteError, Written};
 use crate::server::ws::connection::Connection;
 
 /// Messages read per store round trip, and most per `sync`.
@@ -43,7 +43,7 @@ pub struct Outgoing {
     pub take_over: bool,
 }
 
-pub fn send(conn: &Connection, to: Outgoing, body: String, client_msg_id: String) -> Reply {
+pub async fn send(conn: &Connection, to: Outgoing, body: String, client_msg_id: String) -> Reply {
     let client_msg_id = match ClientMsgId::parse(&client_msg_id) {
         Ok(id) => id,
         Err(e) => return Reply::error(e.code, e.message),
@@ -68,47 +68,55 @@ pub fn send(conn: &Connection, to: Outgoing, body: String, client_msg_id: String
         sent_at: now_rfc3339(),
         id: new_message_id(),
     });
-    let writer = conn.state.writer.clone();
-    let metrics = conn.state.metrics.clone();
-    Reply::Later(Box::pin(async move {
-        let id = client_msg_id.as_str().to_owned();
-        match writer.submit(op).await {
-            Ok(Written::Support {
-                message,
-                delivered,
-                duplicate,
-                ..
-            }) => {
-                if !duplicate {
-                    Metrics::inc(&metrics.messages_accepted);
-                }
-                ServerFrame::Accepted(Accepted {
-                    client_msg_id: message.client_msg_id,
-                    id: message.id,
-                    seq: message.seq,
-                    delivered,
-                    peer: None,
-                    conversation_id: Some(message.conversation_id),
-                    sent_at: Some(message.sent_at),
-                })
+    let id = client_msg_id.as_str().to_owned();
+    match conn.state.writer.enqueue(op).await {
+        Ok(answer) => Reply::Later(Later::new(answer, id, accepted)),
+        Err(e) => Reply::frame(accepted(Err(e), id, &conn.state.metrics)),
+    }
+}
+
+/// A support message's answer once committed: `accepted`, or why it was refused.
+fn accepted(
+    result: Result<Written, WriteError>,
+    client_msg_id: String,
+    metrics: &Metrics,
+) -> ServerFrame {
+    match result {
+        Ok(Written::Support {
+            message,
+            delivered,
+            duplicate,
+            ..
+        }) => {
+            if !duplicate {
+                Metrics::inc(&metrics.messages_accepted);
             }
-            Ok(Written::Refused { assignee }) => ServerFrame::error(
-                ErrorCode::Forbidden,
-                format!("{assignee} is handling this conversation; claim it first"),
-                Some(id),
-            ),
-            Ok(Written::Changed { .. }) => ServerFrame::error(
-                ErrorCode::NotFound,
-                "that support conversation does not exist",
-                Some(id),
-            ),
-            _ => ServerFrame::error(
-                ErrorCode::Internal,
-                "the message could not be stored; please resend it",
-                Some(id),
-            ),
+            ServerFrame::Accepted(Accepted {
+                client_msg_id: message.client_msg_id,
+                id: message.id,
+                seq: message.seq,
+                delivered,
+                peer: None,
+                conversation_id: Some(message.conversation_id),
+                sent_at: Some(message.sent_at),
+            })
         }
-    }))
+        Ok(Written::Refused { assignee }) => ServerFrame::error(
+            ErrorCode::Forbidden,
+            format!("{assignee} is handling this conversation; claim it first"),
+            Some(client_msg_id),
+        ),
+        Ok(Written::Changed { .. }) => ServerFrame::error(
+            ErrorCode::NotFound,
+            "that support conversation does not exist",
+            Some(client_msg_id),
+        ),
+        _ => ServerFrame::error(
+            ErrorCode::Internal,
+            "the message could not be stored; please resend it",
+            Some(client_msg_id),
+        ),
+    }
 }
 
 pub async fn history(
