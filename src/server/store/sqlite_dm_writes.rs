@@ -15,7 +15,7 @@
 
 use super::rows;
 use super::sqlite_entries::Entry;
-use super::sqlite_sent_filter::SentKeys;
+use super::sqlite_sent_filter::{SentKey, SentKeys};
 use super::sqlite_writes::LiteRow;
 use super::{
     ordered_pair, seq_param, NewMessage, StoreResult, StoredMessage, WriteOp, WriteOutcome,
@@ -60,16 +60,14 @@ fn key_into(buffer: &mut String, a: &str, b: &str) {
 pub(super) struct DmState {
     /// By `user_lo` NUL `user_hi`.
     convs: HashMap<String, Conv>,
-    /// Messages logged but perhaps not yet indexed, by sender NUL client_msg_id, with the
+    /// Messages logged but perhaps not yet indexed, by (sender, client_msg_id), with the
     /// record that logged them.
-    recent: HashMap<String, (Arc<StoredMessage>, u64)>,
-    /// `recent`'s messages by record, oldest first, to forget them once indexed.
-    recent_by_record: VecDeque<(u64, Vec<Arc<StoredMessage>>)>,
+    recent: HashMap<SentKey, (Arc<StoredMessage>, u64)>,
+    /// `recent`'s keys by record, oldest first, to forget them once indexed.
+    recent_by_record: VecDeque<(u64, Vec<SentKey>)>,
     /// Every (sender, client_msg_id) stored or decided: a resend check reads the tables only
     /// for a key it may hold.
     sent: SentKeys,
-    /// Reused for map keys.
-    key: String,
     next_conversation_id: i64,
 }
 
@@ -86,7 +84,6 @@ impl DmState {
             recent: HashMap::default(),
             recent_by_record: VecDeque::new(),
             sent,
-            key: String::new(),
             next_conversation_id: max_id + 1,
         })
     }
@@ -100,10 +97,9 @@ impl DmState {
             .front()
             .is_some_and(|(record, _)| *record <= indexed)
         {
-            if let Some((_, messages)) = self.recent_by_record.pop_front() {
-                for m in messages {
-                    key_into(&mut self.key, &m.sender, &m.client_msg_id);
-                    self.recent.remove(self.key.as_str());
+            if let Some((_, keys)) = self.recent_by_record.pop_front() {
+                for key in keys {
+                    self.recent.remove(&key);
                 }
             }
         }
@@ -135,17 +131,17 @@ impl DmState {
             }
             self.convs.insert(key, conv);
         }
-        for message in decided.recent.values() {
-            self.sent.insert(&message.sender, &message.client_msg_id);
+        for key in decided.recent.keys() {
+            self.sent.insert_key(*key);
         }
         if let Some(record) = logged_as {
-            let mut messages = Vec::with_capacity(decided.recent.len());
+            let mut keys = Vec::with_capacity(decided.recent.len());
             for (key, message) in decided.recent {
-                messages.push(message.clone());
+                keys.push(key);
                 self.recent.insert(key, (message, record));
             }
-            if !messages.is_empty() {
-                self.recent_by_record.push_back((record, messages));
+            if !keys.is_empty() {
+                self.recent_by_record.push_back((record, keys));
             }
         }
         self.next_conversation_id = decided.next_conversation_id;
@@ -156,7 +152,7 @@ impl DmState {
 pub(super) struct Decided {
     /// Conversations it read or changed (`true`: changed).
     convs: HashMap<String, (Conv, bool)>,
-    recent: HashMap<String, Arc<StoredMessage>>,
+    recent: HashMap<SentKey, Arc<StoredMessage>>,
     next_conversation_id: i64,
 }
 
@@ -168,7 +164,7 @@ pub(super) struct DmBatch<'a> {
     /// look at whether the tables changed (which empties the connection's page cache).
     reading: bool,
     convs: HashMap<String, (Conv, bool)>,
-    recent: HashMap<String, Arc<StoredMessage>>,
+    recent: HashMap<SentKey, Arc<StoredMessage>>,
     entries: Vec<Entry>,
     next_conversation_id: i64,
     /// Reused for map lookups.
@@ -228,7 +224,8 @@ impl DmBatch<'_> {
 
     fn append(&mut self, m: &NewMessage) -> StoreResult<WriteOutcome> {
         // A resend (same sender and client_msg_id, whatever the peer) answers with the original.
-        if let Some(original) = self.original(&m.sender, &m.client_msg_id)? {
+        let sent_key = SentKey::of(&m.sender, &m.client_msg_id);
+        if let Some(original) = self.original(sent_key, &m.sender, &m.client_msg_id)? {
             let (lo, hi) = ordered_pair(&original.sender, &original.recipient);
             let delivered = match self.conv(lo, hi)? {
                 Some(conv) => conv.marks(lo, &original.recipient).delivered,
@@ -271,8 +268,7 @@ impl DmBatch<'_> {
             conversation_id: conv.id,
             message: stored.clone(),
         });
-        key_into(&mut self.key, &m.sender, &m.client_msg_id);
-        self.recent.insert(self.key.clone(), stored.clone());
+        self.recent.insert(sent_key, stored.clone());
         Ok(WriteOutcome::Appended {
             message: stored,
             duplicate: false,
@@ -352,20 +348,21 @@ impl DmBatch<'_> {
         Ok(self.convs.get(self.key.as_str()).map(|(conv, _)| conv))
     }
 
-    /// The message `sender` already sent with this `client_msg_id`, if any.
+    /// The message `sender` already sent with this `client_msg_id` (whose key is `key`), if any.
     fn original(
         &mut self,
+        key: SentKey,
         sender: &str,
         client_msg_id: &str,
     ) -> StoreResult<Option<Arc<StoredMessage>>> {
-        key_into(&mut self.key, sender, client_msg_id);
-        if let Some(message) = self.recent.get(self.key.as_str()) {
+        let same = |m: &&Arc<StoredMessage>| m.sender == sender && m.client_msg_id == client_msg_id;
+        if let Some(message) = self.recent.get(&key).filter(same) {
             return Ok(Some(message.clone()));
         }
-        if let Some((message, _)) = self.state.recent.get(self.key.as_str()) {
+        if let Some((message, _)) = self.state.recent.get(&key).filter(|(m, _)| same(&m)) {
             return Ok(Some(message.clone()));
         }
-        if !self.state.sent.may_contain(sender, client_msg_id) {
+        if !self.state.sent.may_contain_key(key) {
             return Ok(None);
         }
         self.start_reading()?;

@@ -82,10 +82,24 @@ impl Layer {
 }
 
 fn hashes(sender: &str, client_msg_id: &str) -> (u64, u64) {
-    const FIRST: FixedState = FixedState::with_seed(0x5eed_0fc0_7fab_1234);
-    const SECOND: FixedState = FixedState::with_seed(0x0dd5_eed5_2b9a_41c7);
-    let key = (sender, client_msg_id);
-    (FIRST.hash_one(key), SECOND.hash_one(key))
+    let SentKey(a, b) = SentKey::of(sender, client_msg_id);
+    (a, b)
+}
+
+/// A `(sender, client_msg_id)` key as two independent 64-bit hashes: what the filter sets its
+/// bits from, and what the log thread keys its unindexed messages by, so that a message's key
+/// is hashed once and no string is copied to look it up. 128 bits: two different keys share
+/// one with a probability of about 2^-128 per pair; a lookup still compares the strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct SentKey(u64, u64);
+
+impl SentKey {
+    pub(super) fn of(sender: &str, client_msg_id: &str) -> Self {
+        const FIRST: FixedState = FixedState::with_seed(0x5eed_0fc0_7fab_1234);
+        const SECOND: FixedState = FixedState::with_seed(0x0dd5_eed5_2b9a_41c7);
+        let key = (sender, client_msg_id);
+        Self(FIRST.hash_one(key), SECOND.hash_one(key))
+    }
 }
 
 impl SentFilter {
@@ -137,11 +151,15 @@ impl SentFilter {
     }
 
     /// False only if the store certainly holds no message with this key.
-    pub(super) fn may_contain(&self, sender: &str, client_msg_id: &str) -> bool {
+    #[cfg(test)]
+    fn may_contain(&self, sender: &str, client_msg_id: &str) -> bool {
+        self.may_contain_hashes(hashes(sender, client_msg_id))
+    }
+
+    fn may_contain_hashes(&self, hashes: (u64, u64)) -> bool {
         if self.full() {
             return true;
         }
-        let hashes = hashes(sender, client_msg_id);
         self.layers.iter().any(|layer| layer.may_contain(hashes))
     }
 }
@@ -223,18 +241,28 @@ impl SentKeys {
         };
     }
 
+    #[cfg(test)]
     pub(super) fn insert(&mut self, sender: &str, client_msg_id: &str) {
+        self.insert_key(SentKey::of(sender, client_msg_id));
+    }
+
+    pub(super) fn insert_key(&mut self, SentKey(a, b): SentKey) {
         match self {
-            Self::Building { decided, .. } => decided.push(hashes(sender, client_msg_id)),
-            Self::Ready(filter) => filter.insert(sender, client_msg_id),
+            Self::Building { decided, .. } => decided.push((a, b)),
+            Self::Ready(filter) => filter.insert_hashes((a, b)),
             Self::Unavailable => {}
         }
     }
 
     /// False only if the store certainly holds no message with this key.
+    #[cfg(test)]
     pub(super) fn may_contain(&self, sender: &str, client_msg_id: &str) -> bool {
+        self.may_contain_key(SentKey::of(sender, client_msg_id))
+    }
+
+    pub(super) fn may_contain_key(&self, SentKey(a, b): SentKey) -> bool {
         match self {
-            Self::Ready(filter) => filter.may_contain(sender, client_msg_id),
+            Self::Ready(filter) => filter.may_contain_hashes((a, b)),
             Self::Building { .. } | Self::Unavailable => true,
         }
     }
