@@ -115,7 +115,14 @@ where
 async fn within_timeout<E>(
     io: impl std::future::Future<Output = Result<(), E>>,
 ) -> Result<(), End> {
-    match tokio::time::timeout(WRITE_TIMEOUT, io).await {
+    let mut io = std::pin::pin!(io);
+    // Nearly every write is done at once (into the socket's buffer): it needs no timer, whose
+    // deadline alone costs a clock read and a look-up of the runtime for every frame.
+    let done = match futures::poll!(io.as_mut()) {
+        std::task::Poll::Ready(done) => Ok(done),
+        std::task::Poll::Pending => tokio::time::timeout(WRITE_TIMEOUT, io).await,
+    };
+    match done {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) | Err(_) => Err(End::Gone),
     }
