@@ -22,28 +22,57 @@ async fn next_json(rx: &mut mpsc::UnboundedReceiver<Message>) -> serde_json::Val
     }
 }
 
-#[tokio::test]
-async fn socket_loop_greets_answers_and_reports_bad_frames_when_fed_through_channels() {
+/// A socket loop for "ann", fed through channels, on a fresh store that has the accounts
+/// `users`.
+struct Fed {
+    state: crate::server::state::AppState,
+    input: mpsc::UnboundedSender<Result<Message, axum::Error>>,
+    output: mpsc::UnboundedReceiver<Message>,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn feed_ann(users: &[&str]) -> Fed {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/t.db", dir.path().display());
     let (state, _writer, _cluster) =
         build_state(Settings::for_tests(url), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-    state
-        .store
-        .create_user("ann", "x", Role::User)
-        .await
-        .unwrap();
+    for name in users {
+        state
+            .store
+            .create_user(name, "x", Role::User)
+            .await
+            .unwrap();
+    }
     let user = CurrentUser {
         username: "ann".into(),
         role: Role::User,
         session_hash: Arc::from("s"),
         expires_at_ms: i64::MAX,
     };
-    let (out_tx, mut out_rx) = mpsc::unbounded::<Message>();
-    let (mut in_tx, in_rx) = mpsc::unbounded::<Result<Message, axum::Error>>();
+    let (out_tx, output) = mpsc::unbounded::<Message>();
+    let (input, in_rx) = mpsc::unbounded::<Result<Message, axum::Error>>();
     let task = tokio::spawn(run(out_tx, in_rx, state.clone(), Who::User(user.into())));
+    Fed {
+        state,
+        input,
+        output,
+        task,
+        _dir: dir,
+    }
+}
+
+#[tokio::test]
+async fn socket_loop_greets_answers_and_reports_bad_frames_when_fed_through_channels() {
+    let Fed {
+        state,
+        input: mut in_tx,
+        output: mut out_rx,
+        task,
+        _dir,
+    } = feed_ann(&["ann"]).await;
 
     let hello = next_json(&mut out_rx).await;
     assert_eq!(hello["type"], "hello");
@@ -81,28 +110,13 @@ async fn socket_loop_greets_answers_and_reports_bad_frames_when_fed_through_chan
 
 #[tokio::test]
 async fn sends_in_flight_together_are_accepted_in_the_order_they_were_sent() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    let (state, _writer, _cluster) =
-        build_state(Settings::for_tests(url), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-    for name in ["ann", "bob"] {
-        state
-            .store
-            .create_user(name, "x", Role::User)
-            .await
-            .unwrap();
-    }
-    let user = CurrentUser {
-        username: "ann".into(),
-        role: Role::User,
-        session_hash: Arc::from("s"),
-        expires_at_ms: i64::MAX,
-    };
-    let (out_tx, mut out_rx) = mpsc::unbounded::<Message>();
-    let (mut in_tx, in_rx) = mpsc::unbounded::<Result<Message, axum::Error>>();
-    let task = tokio::spawn(run(out_tx, in_rx, state.clone(), Who::User(user.into())));
+    let Fed {
+        input: mut in_tx,
+        output: mut out_rx,
+        task,
+        _dir,
+        ..
+    } = feed_ann(&["ann", "bob"]).await;
     assert_eq!(next_json(&mut out_rx).await["type"], "hello");
 
     // All sent before any is answered: many wait for their commit at once, and a resend of

@@ -11,10 +11,13 @@ mod support;
 mod sync;
 mod typing;
 
-pub use super::answers::Later;
+pub use super::answers::{AnswerFrame, Later};
 use super::connection::{Connection, Who};
+use crate::protocol::server::Accepted;
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, Username};
 use crate::server::auth::CurrentUser;
+use crate::server::diagnostics::Metrics;
+use crate::server::store::WriteOp;
 
 /// What a command answers.
 pub enum Reply {
@@ -27,6 +30,19 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// Hands `op` to the writer; `answer` makes the frame once it is committed (or refused).
+    pub async fn submit(
+        conn: &Connection,
+        op: WriteOp,
+        client_msg_id: String,
+        answer: AnswerFrame,
+    ) -> Self {
+        match conn.state.writer.enqueue(op).await {
+            Ok(committed) => Reply::Later(Later::new(committed, client_msg_id, answer)),
+            Err(e) => Reply::frame(answer(Err(e), client_msg_id, &conn.state.metrics)),
+        }
+    }
+
     pub fn frame(frame: ServerFrame) -> Self {
         Reply::Frames(vec![frame])
     }
@@ -143,4 +159,12 @@ pub async fn resolve_peer(
             Err(error(ErrorCode::Internal, "please try again".to_owned()))
         }
     }
+}
+
+/// A committed message's `accepted`; a first send (not a resend) counts as accepted.
+pub fn accepted(accepted: Accepted, duplicate: bool, metrics: &Metrics) -> ServerFrame {
+    if !duplicate {
+        Metrics::inc(&metrics.messages_accepted);
+    }
+    ServerFrame::Accepted(accepted)
 }

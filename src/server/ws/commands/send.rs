@@ -1,6 +1,6 @@
 //! `send {to, body, client_msg_id}`: store durably, then deliver; answer `accepted`.
 
-use super::{resolve_peer, Later, Reply};
+use super::{resolve_peer, Reply};
 use crate::protocol::server::Accepted;
 use crate::protocol::{ClientMsgId, ErrorCode, MessageBody, ServerFrame};
 use crate::server::auth::CurrentUser;
@@ -37,11 +37,7 @@ pub async fn run(
         body.into_string(),
         client_msg_id.as_str().to_owned(),
     ));
-    let id = client_msg_id.into_string();
-    match conn.state.writer.enqueue(op).await {
-        Ok(answer) => Reply::Later(Later::new(answer, id, accepted)),
-        Err(e) => Reply::frame(accepted(Err(e), id, &conn.state.metrics)),
-    }
+    Reply::submit(conn, op, client_msg_id.into_string(), accepted).await
 }
 
 /// The sender's answer once the message is committed: `accepted` (also for a resend, with the
@@ -57,10 +53,7 @@ fn accepted(
             delivered,
             duplicate,
         }) => {
-            if !duplicate {
-                Metrics::inc(&metrics.messages_accepted);
-            }
-            ServerFrame::Accepted(Accepted {
+            let frame = Accepted {
                 client_msg_id: message.client_msg_id.clone(),
                 id: message.id.clone(),
                 seq: message.seq,
@@ -68,7 +61,8 @@ fn accepted(
                 peer: Some(message.recipient.clone()),
                 conversation_id: None,
                 sent_at: Some(message.sent_at.clone()),
-            })
+            };
+            super::accepted(frame, duplicate, metrics)
         }
         _ => ServerFrame::error(
             ErrorCode::Internal,

@@ -1,6 +1,6 @@
 //! Support commands shared by agents and customers: send, history, sync, read.
 
-use super::{Later, Reply};
+use super::Reply;
 use crate::protocol::limits::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 use crate::protocol::server::{Accepted, HistoryPage, Synced};
 use crate::protocol::{ClientMsgId, ErrorCode, FromRole, MessageBody, ServerFrame};
@@ -68,11 +68,7 @@ pub async fn send(conn: &Connection, to: Outgoing, body: String, client_msg_id: 
         sent_at: now_rfc3339(),
         id: new_message_id(),
     });
-    let id = client_msg_id.as_str().to_owned();
-    match conn.state.writer.enqueue(op).await {
-        Ok(answer) => Reply::Later(Later::new(answer, id, accepted)),
-        Err(e) => Reply::frame(accepted(Err(e), id, &conn.state.metrics)),
-    }
+    Reply::submit(conn, op, client_msg_id.as_str().to_owned(), accepted).await
 }
 
 /// A support message's answer once committed: `accepted`, or why it was refused.
@@ -88,10 +84,7 @@ fn accepted(
             duplicate,
             ..
         }) => {
-            if !duplicate {
-                Metrics::inc(&metrics.messages_accepted);
-            }
-            ServerFrame::Accepted(Accepted {
+            let frame = Accepted {
                 client_msg_id: message.client_msg_id,
                 id: message.id,
                 seq: message.seq,
@@ -99,7 +92,8 @@ fn accepted(
                 peer: None,
                 conversation_id: Some(message.conversation_id),
                 sent_at: Some(message.sent_at),
-            })
+            };
+            super::accepted(frame, duplicate, metrics)
         }
         Ok(Written::Refused { assignee }) => ServerFrame::error(
             ErrorCode::Forbidden,
