@@ -19,6 +19,7 @@ mod sqlite_dm_writes;
 mod sqlite_entries;
 mod sqlite_index;
 mod sqlite_log;
+mod sqlite_log_prepare;
 mod sqlite_log_thread;
 mod sqlite_recovery;
 mod sqlite_sent_filter;

@@ -11,9 +11,12 @@
 //! records back to back, each `[payload length: u32][CRC-32 of number and payload: u32]
 //! [record number: u64][payload]`, little-endian. Reading stops at the first record that is
 //! short or fails its checksum: a batch whose write was cut off by a crash was never
-//! acknowledged. Segments are only ever appended to by one process, and a new one is started
-//! on every start, so such a record can only be a segment's last.
+//! acknowledged. Segments are only ever written by one process, front to back, and a new one
+//! is started on every start, so such a record can only be a segment's last. A segment may be
+//! zero-filled ahead of use ([`super::sqlite_log_prepare`]): its unwritten rest is zeros,
+//! where reading stops too.
 
+use super::sqlite_log_prepare::{self as prepare, Preparing};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -69,7 +72,8 @@ pub(super) fn read_segment(
         at += HEADER_BYTES + payload.len();
         expected += 1;
     }
-    if at < bytes.len() {
+    // A zero-filled segment's unwritten rest is no damage.
+    if bytes[at..].iter().any(|&b| b != 0) {
         tracing::warn!(
             segment = %segment.path.display(),
             ignored_bytes = bytes.len() - at,
@@ -108,6 +112,12 @@ pub(super) struct LogWriter {
     len: u64,
     /// One record's bytes, reused.
     buffer: Vec<u8>,
+    /// Bytes a segment takes before the next one starts.
+    segment_bytes: u64,
+    /// This segment was zero-filled ahead (its syncs commit no journal).
+    prepared: bool,
+    /// The next segment, being zero-filled.
+    next: Option<Preparing>,
 }
 
 /// A record written, not yet durable.
@@ -121,8 +131,13 @@ pub(super) struct Written {
 impl LogWriter {
     /// Starts a new segment in `dir` (created if missing) whose first record is `first`.
     pub(super) fn create(dir: &Path, first: u64) -> io::Result<Self> {
+        Self::with_segment_bytes(dir, first, SEGMENT_BYTES)
+    }
+
+    fn with_segment_bytes(dir: &Path, first: u64, segment_bytes: u64) -> io::Result<Self> {
         fs::create_dir_all(dir)?;
-        let path = dir.join(format!("{first:020}.log"));
+        prepare::remove_stale(dir);
+        let path = segment_path(dir, first);
         let file = OpenOptions::new()
             .create(true)
             .truncate(true)
@@ -130,14 +145,70 @@ impl LogWriter {
             .open(&path)?;
         // The new name must survive a power loss as surely as the records written under it.
         file.sync_all()?;
-        File::open(dir)?.sync_all()?;
+        sync_dir(dir)?;
         Ok(Self {
             dir: dir.to_owned(),
             path,
             file: Arc::new(file),
             len: 0,
             buffer: Vec::new(),
+            segment_bytes,
+            prepared: false,
+            next: None,
         })
+    }
+
+    /// After a record: moves on to the next segment if this one is full, or if a zero-filled
+    /// one is ready while this one is not zero-filled; starts preparing the next one once
+    /// this one has seen some traffic. Returns the segment it closed.
+    fn roll(&mut self, first: u64) -> io::Result<Option<PathBuf>> {
+        let full = self.len >= self.segment_bytes;
+        let ready = match &self.next {
+            Some(next) if full || !self.prepared => next.ready(),
+            _ => None,
+        };
+        if ready.is_some() {
+            // Done, one way or the other.
+            self.next = None;
+        }
+        let prepared = match ready {
+            Some(Ok(file)) => Some(file),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "preparing a log segment failed; appending instead");
+                None
+            }
+            None => None,
+        };
+        if !full && prepared.is_none() {
+            let prepare_after = prepare::PREPARE_AFTER_BYTES.min(self.segment_bytes / 2);
+            if self.next.is_none() && self.len >= prepare_after {
+                self.next = Some(Preparing::start(&self.dir, self.segment_bytes));
+            }
+            return Ok(None);
+        }
+        let path = segment_path(&self.dir, first);
+        let (file, prepared) = match prepared {
+            Some(file) => {
+                fs::rename(prepare::prepared_path(&self.dir), &path)?;
+                // As for a new segment: the name is durable before any record under it.
+                sync_dir(&self.dir)?;
+                (file, true)
+            }
+            None => {
+                let file = OpenOptions::new()
+                    .create(true)
+                    .truncate(true)
+                    .write(true)
+                    .open(&path)?;
+                file.sync_all()?;
+                sync_dir(&self.dir)?;
+                (file, false)
+            }
+        };
+        self.file = Arc::new(file);
+        self.len = 0;
+        self.prepared = prepared;
+        Ok(Some(std::mem::replace(&mut self.path, path)))
     }
 
     /// Writes record `number` (to the page cache: see [`Written`]).
@@ -164,18 +235,12 @@ impl LogWriter {
         }
         self.len += self.buffer.len() as u64;
         let file = self.file.clone();
-        if self.len < SEGMENT_BYTES {
-            return Ok(Written { file, closed: None });
-        }
         // The record is written whatever happens here: a segment that cannot be started only
         // leaves this one growing until the next try.
-        let closed = match Self::create(&self.dir, number + 1) {
-            Ok(next) => Some(std::mem::replace(self, next).path),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start a new message log segment");
-                None
-            }
-        };
+        let closed = self.roll(number + 1).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot start a new message log segment");
+            None
+        });
         Ok(Written { file, closed })
     }
 
@@ -194,11 +259,19 @@ impl LogWriter {
                 return;
             }
         }
-        match Self::create(&self.dir, number) {
+        match Self::with_segment_bytes(&self.dir, number, self.segment_bytes) {
             Ok(next) => *self = next,
             Err(e) => tracing::error!(error = %e, "cannot start a new message log segment"),
         }
     }
+}
+
+fn segment_path(dir: &Path, first: u64) -> PathBuf {
+    dir.join(format!("{first:020}.log"))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -249,6 +322,41 @@ mod tests {
                 .map(|n| (n, format!("batch {n}").into_bytes()))
                 .collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn records_continue_in_order_through_zero_filled_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let segment_bytes = 16 * 1024;
+        let mut log = LogWriter::with_segment_bytes(dir.path(), 1, segment_bytes).unwrap();
+        let payload = vec![7u8; 1000];
+        let mut next = 1;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // Until the log has moved into a segment zero-filled ahead, then a few records more.
+        while !log.prepared {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no segment was prepared"
+            );
+            log.append(next, &payload).unwrap();
+            next += 1;
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        for _ in 0..3 {
+            log.append(next, &payload).unwrap();
+            next += 1;
+        }
+        let segments = segments(dir.path()).unwrap();
+        assert!(segments.len() >= 2, "{segments:?}");
+        let numbers: Vec<u64> = segments
+            .iter()
+            .flat_map(|segment| records(segment).into_iter().map(|(n, _)| n))
+            .collect();
+        assert_eq!(numbers, (1..next).collect::<Vec<_>>());
+        // The segment in use is full size on disk: its zero rest reads as no records.
+        let last = segments.last().unwrap();
+        assert_eq!(fs::metadata(&last.path).unwrap().len(), segment_bytes);
+        assert_eq!(records(last).len(), 3);
     }
 
     #[test]
