@@ -138,14 +138,7 @@ impl LogWriter {
         fs::create_dir_all(dir)?;
         prepare::remove_stale(dir);
         let path = segment_path(dir, first);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(&path)?;
-        // The new name must survive a power loss as surely as the records written under it.
-        file.sync_all()?;
-        sync_dir(dir)?;
+        let file = empty_segment(dir, &path)?;
         Ok(Self {
             dir: dir.to_owned(),
             path,
@@ -194,16 +187,7 @@ impl LogWriter {
                 sync_dir(&self.dir)?;
                 (file, true)
             }
-            None => {
-                let file = OpenOptions::new()
-                    .create(true)
-                    .truncate(true)
-                    .write(true)
-                    .open(&path)?;
-                file.sync_all()?;
-                sync_dir(&self.dir)?;
-                (file, false)
-            }
+            None => (empty_segment(&self.dir, &path)?, false),
         };
         self.file = Arc::new(file);
         self.len = 0;
@@ -268,6 +252,19 @@ impl LogWriter {
 
 fn segment_path(dir: &Path, first: u64) -> PathBuf {
     dir.join(format!("{first:020}.log"))
+}
+
+/// Creates the empty segment file `path` in `dir`.
+fn empty_segment(dir: &Path, path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(path)?;
+    // The new name must survive a power loss as surely as the records written under it.
+    file.sync_all()?;
+    sync_dir(dir)?;
+    Ok(file)
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
