@@ -33,11 +33,6 @@ impl SqliteStore {
         configure_sqlite();
         let options = SqliteConnectOptions::from_str(database_url)?
             .create_if_missing(true)
-            // 8 KiB pages (a new database only; an existing one keeps its size). The message
-            // tables' B-trees take most of the indexer's work, and with larger pages an insert
-            // splits pages and walks levels less often: about 8 % less CPU per indexed message
-            // on the benchmark's write pattern (20 000-row commits over 100 conversations).
-            .page_size(8192)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
