@@ -60,7 +60,7 @@ impl Layer {
 
     /// The bit positions of a key (word, mask): double hashing of two independent hashes,
     /// each mapped onto the layer's bits by a multiply-shift (no power-of-two size needed).
-    fn positions(words: usize, (a, b): (u64, u64)) -> impl Iterator<Item = (usize, u64)> {
+    fn positions(words: usize, SentKey(a, b): SentKey) -> impl Iterator<Item = (usize, u64)> {
         let bits = (words * 64) as u128;
         (0..HASHES).map(move |i| {
             let hash = a.wrapping_add(i.wrapping_mul(b));
@@ -69,21 +69,16 @@ impl Layer {
         })
     }
 
-    fn insert(&mut self, hashes: (u64, u64)) {
-        for (word, bit) in Self::positions(self.bits.len(), hashes) {
+    fn insert(&mut self, key: SentKey) {
+        for (word, bit) in Self::positions(self.bits.len(), key) {
             self.bits[word] |= bit;
         }
         self.keys += 1;
     }
 
-    fn may_contain(&self, hashes: (u64, u64)) -> bool {
-        Self::positions(self.bits.len(), hashes).all(|(word, bit)| self.bits[word] & bit != 0)
+    fn may_contain(&self, key: SentKey) -> bool {
+        Self::positions(self.bits.len(), key).all(|(word, bit)| self.bits[word] & bit != 0)
     }
-}
-
-fn hashes(sender: &str, client_msg_id: &str) -> (u64, u64) {
-    let SentKey(a, b) = SentKey::of(sender, client_msg_id);
-    (a, b)
 }
 
 /// A `(sender, client_msg_id)` key as two independent 64-bit hashes: what the filter sets its
@@ -123,7 +118,7 @@ impl SentFilter {
     }
 
     pub(super) fn insert(&mut self, sender: &str, client_msg_id: &str) {
-        self.insert_hashes(hashes(sender, client_msg_id));
+        self.insert_key(SentKey::of(sender, client_msg_id));
     }
 
     /// More than [`MAX_KEYS`] keys: it no longer says "absent".
@@ -131,7 +126,7 @@ impl SentFilter {
         self.keys > MAX_KEYS
     }
 
-    fn insert_hashes(&mut self, hashes: (u64, u64)) {
+    fn insert_key(&mut self, key: SentKey) {
         self.keys += 1;
         if self.full() {
             // Its memory goes with its use (a no-op after the first time).
@@ -146,21 +141,21 @@ impl SentFilter {
             self.layers.push(Layer::new(capacity));
         }
         if let Some(layer) = self.layers.last_mut() {
-            layer.insert(hashes);
+            layer.insert(key);
         }
     }
 
     /// False only if the store certainly holds no message with this key.
     #[cfg(test)]
     fn may_contain(&self, sender: &str, client_msg_id: &str) -> bool {
-        self.may_contain_hashes(hashes(sender, client_msg_id))
+        self.may_contain_key(SentKey::of(sender, client_msg_id))
     }
 
-    fn may_contain_hashes(&self, hashes: (u64, u64)) -> bool {
+    fn may_contain_key(&self, key: SentKey) -> bool {
         if self.full() {
             return true;
         }
-        self.layers.iter().any(|layer| layer.may_contain(hashes))
+        self.layers.iter().any(|layer| layer.may_contain(key))
     }
 }
 
@@ -169,7 +164,7 @@ pub(super) enum SentKeys {
     /// Every check is a "maybe"; the keys decided meanwhile wait for the filter.
     Building {
         ready: mpsc::Receiver<rusqlite::Result<SentFilter>>,
-        decided: Vec<(u64, u64)>,
+        decided: Vec<SentKey>,
     },
     Ready(SentFilter),
     /// It could not be built: every check reads the index (correct, only slower).
@@ -228,8 +223,8 @@ impl SentKeys {
         *self = match ready.try_recv() {
             Err(mpsc::TryRecvError::Empty) => return,
             Ok(Ok(mut filter)) => {
-                for hashes in decided.drain(..) {
-                    filter.insert_hashes(hashes);
+                for key in decided.drain(..) {
+                    filter.insert_key(key);
                 }
                 Self::Ready(filter)
             }
@@ -246,10 +241,10 @@ impl SentKeys {
         self.insert_key(SentKey::of(sender, client_msg_id));
     }
 
-    pub(super) fn insert_key(&mut self, SentKey(a, b): SentKey) {
+    pub(super) fn insert_key(&mut self, key: SentKey) {
         match self {
-            Self::Building { decided, .. } => decided.push((a, b)),
-            Self::Ready(filter) => filter.insert_hashes((a, b)),
+            Self::Building { decided, .. } => decided.push(key),
+            Self::Ready(filter) => filter.insert_key(key),
             Self::Unavailable => {}
         }
     }
@@ -260,9 +255,9 @@ impl SentKeys {
         self.may_contain_key(SentKey::of(sender, client_msg_id))
     }
 
-    pub(super) fn may_contain_key(&self, SentKey(a, b): SentKey) -> bool {
+    pub(super) fn may_contain_key(&self, key: SentKey) -> bool {
         match self {
-            Self::Ready(filter) => filter.may_contain_hashes((a, b)),
+            Self::Ready(filter) => filter.may_contain_key(key),
             Self::Building { .. } | Self::Unavailable => true,
         }
     }
