@@ -27,9 +27,8 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Bits per key and hash functions: about 1 % false positives at capacity.
+/// Bits per key: about 1 % false positives at capacity (see [`Block`]).
 const BITS_PER_KEY: usize = 10;
-const HASHES: u64 = 7;
 
 /// Keys the first layer holds.
 const FIRST_CAPACITY: usize = 1 << 20;
@@ -42,42 +41,67 @@ pub(super) struct SentFilter {
     keys: usize,
 }
 
+/// A key's bits all lie in one block of 512 bits, one bit in each of its eight words (a "split
+/// block" Bloom filter). The block is one cache line: checking a key in a layer is one memory
+/// access instead of one per bit. With seven bits spread over a layer of megabytes, the checks
+/// of every new message (in each layer) were the log thread's largest cost after SQLite's.
+/// Eight bits in blocks of 512 at 10 bits per key give about 1.1 % false positives, against
+/// about 0.8 % for bits anywhere.
+#[derive(Clone, Copy, Default)]
+#[repr(align(64))]
+struct Block([u64; 8]);
+
+/// Odd multipliers, one per word of a block, that turn a key's second hash into the bit it sets
+/// in that word (the top six bits of the product).
+const SALTS: [u64; 8] = [
+    0x47b6_137b_4497_4d91,
+    0x8824_ad5b_a2b7_289d,
+    0x7054_95c7_2df1_424b,
+    0x9efc_4947_5c6b_fb31,
+    0x2df1_424b_9efc_4947,
+    0xa2b7_289d_8824_ad5b,
+    0x5c6b_fb31_47b6_137b,
+    0x4497_4d91_7054_95c7,
+];
+
 struct Layer {
-    bits: Vec<u64>,
+    blocks: Vec<Block>,
     capacity: usize,
     keys: usize,
 }
 
 impl Layer {
     fn new(capacity: usize) -> Self {
-        let words = (capacity * BITS_PER_KEY).div_ceil(64);
+        let blocks = (capacity * BITS_PER_KEY).div_ceil(512);
         Self {
-            bits: vec![0; words],
+            blocks: vec![Block::default(); blocks],
             capacity,
             keys: 0,
         }
     }
 
-    /// The bit positions of a key (word, mask): double hashing of two independent hashes,
-    /// each mapped onto the layer's bits by a multiply-shift (no power-of-two size needed).
-    fn positions(words: usize, SentKey(a, b): SentKey) -> impl Iterator<Item = (usize, u64)> {
-        let bits = (words * 64) as u128;
-        (0..HASHES).map(move |i| {
-            let hash = a.wrapping_add(i.wrapping_mul(b));
-            let bit = ((u128::from(hash) * bits) >> 64) as u64;
-            ((bit / 64) as usize, 1u64 << (bit % 64))
-        })
+    /// A key's block (its first hash mapped onto the blocks by a multiply-shift: no power-of-two
+    /// size needed) and the bit it has in each of the block's words (from its second hash).
+    fn place(&self, SentKey(a, b): SentKey) -> (usize, [u64; 8]) {
+        let block = ((u128::from(a) * self.blocks.len() as u128) >> 64) as usize;
+        (
+            block,
+            SALTS.map(|salt| 1u64 << (b.wrapping_mul(salt) >> 58)),
+        )
     }
 
     fn insert(&mut self, key: SentKey) {
-        for (word, bit) in Self::positions(self.bits.len(), key) {
-            self.bits[word] |= bit;
+        let (block, bits) = self.place(key);
+        for (word, bit) in self.blocks[block].0.iter_mut().zip(bits) {
+            *word |= bit;
         }
         self.keys += 1;
     }
 
     fn may_contain(&self, key: SentKey) -> bool {
-        Self::positions(self.bits.len(), key).all(|(word, bit)| self.bits[word] & bit != 0)
+        let (block, bits) = self.place(key);
+        let words = &self.blocks[block].0;
+        words.iter().zip(bits).all(|(word, bit)| word & bit != 0)
     }
 }
 
@@ -348,9 +372,10 @@ mod tests {
         let false_positives = (0..probes)
             .filter(|i| filter.may_contain("bob", &format!("m{i}")))
             .count();
-        // About 1 % at capacity; well under 3 % leaves room for chance.
+        // About 1.1 % at capacity; under 2 % leaves room for chance (a standard deviation
+        // is about 0.03 %).
         assert!(
-            false_positives < probes * 3 / 100,
+            false_positives < probes * 2 / 100,
             "{false_positives} false positives"
         );
         // Sender and id are separate parts of the key: "an"+"nm1" is not "ann"+"m1".
