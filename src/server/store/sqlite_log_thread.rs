@@ -52,7 +52,8 @@ impl LogThread {
             return Err(sqlite_sync::error());
         }
         self.progress.wait_for_room();
-        self.state.forget_indexed(self.progress.indexed());
+        self.state
+            .forget_indexed(self.progress.indexed(), ops.len());
         let mut batch = self.state.batch(&self.reads);
         let mut outcomes = Vec::with_capacity(ops.len());
         let mut support = Vec::new();

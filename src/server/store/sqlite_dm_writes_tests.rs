@@ -1,0 +1,74 @@
+//! The writer's memory of logged messages: what it forgets once they are indexed, and when.
+
+use super::*;
+use crate::server::store::{NewMessage, WriteOp};
+
+/// An in-memory database with the SQLite migrations applied, in order.
+fn tables() -> Connection {
+    let conn = Connection::open_in_memory().unwrap();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    files.sort();
+    for file in files {
+        conn.execute_batch(&std::fs::read_to_string(file).unwrap())
+            .unwrap();
+    }
+    conn
+}
+
+fn send(client_msg_id: &str) -> WriteOp {
+    WriteOp::Append(NewMessage::new(
+        "ann".into(),
+        "bob".into(),
+        format!("body of {client_msg_id}"),
+        client_msg_id.into(),
+    ))
+}
+
+/// Decides messages `m{first}`.. as one batch and keeps it as logged in `record`.
+fn log_batch(state: &mut DmState, conn: &Connection, record: u64, ids: std::ops::Range<usize>) {
+    let mut batch = state.batch(conn);
+    for i in ids {
+        batch.apply(&send(&format!("m{i}"))).unwrap();
+    }
+    let (_entries, decided) = batch.finish();
+    state.keep(decided, Some(record));
+}
+
+#[test]
+fn indexed_messages_are_forgotten_a_bounded_number_per_batch_and_unindexed_ones_kept() {
+    let conn = tables();
+    let mut state = DmState::load(&conn, SentKeys::Unavailable).unwrap();
+    for record in 1..=4u64 {
+        let first = (record as usize - 1) * 300;
+        log_batch(&mut state, &conn, record, first..first + 300);
+    }
+    assert_eq!(state.recent.len(), 1200);
+
+    // Records 1–3 are indexed: a batch of 10 writes forgets its budget of them, no more.
+    state.forget_indexed(3, 10);
+    assert_eq!(state.recent.len(), 1200 - forget_budget(10));
+    for _ in 0..10 {
+        state.forget_indexed(3, 10);
+    }
+    assert_eq!(state.recent.len(), 300, "record 4 is not indexed: kept");
+
+    // The tables hold none of these messages: a resend of the newest is answered from memory,
+    // with the original's seq; one of a forgotten message would be looked for in the tables.
+    let mut batch = state.batch(&conn);
+    match batch.apply(&send("m1199")).unwrap() {
+        WriteOutcome::Appended {
+            message, duplicate, ..
+        } => {
+            assert!(duplicate);
+            assert_eq!(
+                (message.seq, message.body.as_str()),
+                (1200, "body of m1199")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
