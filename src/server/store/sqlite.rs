@@ -11,9 +11,9 @@ use super::{
     StoreResult, StoredMessage, WriteOp, WriteOutcome,
 };
 use async_trait::async_trait;
+use foldhash::HashSet;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
-use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -53,7 +53,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             writer,
-            known_users: RwLock::new(HashSet::new()),
+            known_users: RwLock::new(HashSet::default()),
         })
     }
 

@@ -20,9 +20,9 @@ use crate::server::diagnostics::Metrics;
 use crate::server::hub::{customer_key, CloseReason, Registration};
 use crate::server::state::AppState;
 use axum::extract::ws::{CloseFrame, Message};
+use foldhash::HashMap;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -134,7 +134,7 @@ where
     let mut conn = Connection {
         state: state.clone(),
         who: who.clone(),
-        sent: HashMap::new(),
+        sent: HashMap::default(),
     };
     let started = match &who {
         // Boxed, like every store-reading step below: an awaited future is stored inline in this
