@@ -1,22 +1,19 @@
 //! The writer's memory of logged messages: what it forgets once they are indexed, and when.
 
 use super::*;
-use crate::server::store::{NewMessage, WriteOp};
+use crate::server::store::{NewMessage, SqliteStore, Store, WriteOp};
 
-/// An in-memory database with the SQLite migrations applied, in order.
-fn tables() -> Connection {
-    let conn = Connection::open_in_memory().unwrap();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .collect();
-    files.sort();
-    for file in files {
-        conn.execute_batch(&std::fs::read_to_string(file).unwrap())
-            .unwrap();
-    }
-    conn
+/// A database migrated the way the store migrates it (its own start-up), opened for the test.
+async fn tables() -> (tempfile::TempDir, Connection) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    store.close().await;
+    drop(store);
+    let conn = Connection::open(&path).unwrap();
+    (dir, conn)
 }
 
 fn send(client_msg_id: &str) -> WriteOp {
@@ -38,9 +35,9 @@ fn log_batch(state: &mut DmState, conn: &Connection, record: u64, ids: std::ops:
     state.keep(decided, Some(record));
 }
 
-#[test]
-fn indexed_messages_are_forgotten_a_bounded_number_per_batch_and_unindexed_ones_kept() {
-    let conn = tables();
+#[tokio::test]
+async fn indexed_messages_are_forgotten_a_bounded_number_per_batch_and_unindexed_ones_kept() {
+    let (_dir, conn) = tables().await;
     let mut state = DmState::load(&conn, SentKeys::Unavailable).unwrap();
     for record in 1..=4u64 {
         let first = (record as usize - 1) * 300;
