@@ -27,6 +27,11 @@ pub struct RelayArgs {
     /// Leave Nagle's algorithm on (no TCP_NODELAY), to show what it costs.
     #[arg(long)]
     nagle: bool,
+    /// Also answer the sender as Confab's protocol does: a copy of its frame and an
+    /// `accepted` frame, queued together (one flush), after forwarding. Shows what that frame
+    /// pattern alone costs, with no storage or checks (experiments only).
+    #[arg(long)]
+    answer_sender: bool,
 }
 
 type Peers = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Message>>>>;
@@ -48,7 +53,11 @@ pub async fn serve(args: RelayArgs) -> anyhow::Result<()> {
     loop {
         match listener.accept().await {
             Ok((tcp, _)) => {
-                tokio::spawn(handle(tcp, peers.clone(), config, !args.nagle));
+                let options = Options {
+                    nodelay: !args.nagle,
+                    answer_sender: args.answer_sender,
+                };
+                tokio::spawn(handle(tcp, peers.clone(), config, options));
             }
             Err(e) => {
                 // Out of file descriptors: existing sockets go on; retry shortly.
@@ -62,8 +71,14 @@ pub async fn serve(args: RelayArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn handle(tcp: TcpStream, peers: Peers, config: WebSocketConfig, nodelay: bool) {
-    let _ = tcp.set_nodelay(nodelay);
+#[derive(Clone, Copy)]
+struct Options {
+    nodelay: bool,
+    answer_sender: bool,
+}
+
+async fn handle(tcp: TcpStream, peers: Peers, config: WebSocketConfig, options: Options) {
+    let _ = tcp.set_nodelay(options.nodelay);
     let mut path = String::new();
     // The error type is tungstenite's; nothing here ever fails.
     #[allow(clippy::result_large_err)]
@@ -104,6 +119,7 @@ async fn handle(tcp: TcpStream, peers: Peers, config: WebSocketConfig, nodelay: 
             }
         }
     });
+    let mut answered: u64 = 0;
     while let Some(Ok(msg)) = stream.next().await {
         let Message::Text(text) = msg else { continue };
         let Ok(route) = serde_json::from_str::<Route>(text.as_str()) else {
@@ -117,6 +133,11 @@ async fn handle(tcp: TcpStream, peers: Peers, config: WebSocketConfig, nodelay: 
         if let Some(target) = target {
             let _ = target.send(Message::Text(text.clone()));
         }
+        if options.answer_sender {
+            answered += 1;
+            let _ = tx.send(Message::Text(text.clone()));
+            let _ = tx.send(Message::Text(accepted(answered, &route.to).into()));
+        }
     }
     let mut map = peers.lock().unwrap_or_else(|e| e.into_inner());
     if map.get(&user).is_some_and(|t| t.same_channel(&tx)) {
@@ -124,6 +145,13 @@ async fn handle(tcp: TcpStream, peers: Peers, config: WebSocketConfig, nodelay: 
     }
     drop(map);
     writer.abort();
+}
+
+/// An `accepted` frame about as long as Confab's (ids and a time of the same lengths).
+fn accepted(n: u64, peer: &str) -> String {
+    format!(
+        r#"{{"type":"accepted","client_msg_id":"relay-{n:012}-{n}","id":"00000000-0000-7000-8000-{n:012}","seq":{n},"delivered":true,"peer":"{peer}","sent_at":"2026-01-01T00:00:00.000Z"}}"#
+    )
 }
 
 pub async fn open(addr: SocketAddr, user: &str) -> anyhow::Result<Ws> {

@@ -15,12 +15,15 @@
 //!   [`ServerFrame::from_json`], the client's decoder.
 //! - [`records`]: the records inside server frames ([`Message`], [`ConversationSummary`], …).
 //! - [`http`]: request and response bodies of the account API.
+//! - `json_out`: the frames sent for every message (`message`, `accepted`) written without
+//!   serde's per-byte string escaping, byte for byte as serde writes them.
 //! - `wire_names`: the names, `parse` and `try_from` of the enums sent as one word (roles,
 //!   receipt kinds, error codes), written once by a macro.
 
 pub mod client;
 pub mod error;
 pub mod http;
+mod json_out;
 pub mod limits;
 pub mod names;
 pub mod records;

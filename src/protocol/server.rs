@@ -8,6 +8,7 @@
 //! the largest item of the WASM bundle.
 
 use super::error::ErrorCode;
+use super::json_out::JsonObject;
 use super::records::{ConversationSummary, Message, QueueEntry, ReceiptKind};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Serialize};
@@ -158,23 +159,51 @@ impl DirectMessage<'_> {
     /// recipient's (`peer` = `from`): the same frames [`ServerFrame::to_json`] writes for the
     /// [`Message`] each side sees, with `peer` moved up after `type`.
     pub fn frames(&self) -> (String, String) {
-        // `{"id":…}`: borrowed strings and integers always serialize.
-        let fields = serde_json::to_string(self).unwrap_or_default();
-        let rest = fields.strip_prefix('{').unwrap_or("}");
-        let frame = |peer: &str| {
-            let peer = serde_json::to_string(peer).unwrap_or_default();
-            let mut text = String::with_capacity(MESSAGE_HEAD.len() + peer.len() + rest.len() + 1);
-            text.push_str(MESSAGE_HEAD);
-            text.push_str(&peer);
-            text.push(',');
-            text.push_str(rest);
-            text
-        };
-        (frame(self.to), frame(self.from))
+        let fields = [
+            self.id,
+            self.from,
+            self.to,
+            self.body,
+            self.sent_at,
+            self.client_msg_id,
+        ];
+        let capacity = 128 + fields.iter().map(|f| f.len()).sum::<usize>();
+        let mut for_sender = JsonObject::tagged("message", capacity);
+        for_sender.str("peer", self.to);
+        let rest_at = for_sender.len();
+        for_sender
+            .str("id", self.id)
+            .str("from", self.from)
+            .str("to", self.to)
+            .u64("seq", self.seq)
+            .str("body", self.body)
+            .str("sent_at", self.sent_at)
+            .str("client_msg_id", self.client_msg_id);
+        let for_sender = for_sender.finish();
+        let mut for_recipient = JsonObject::tagged("message", for_sender.len() + self.from.len());
+        for_recipient.str("peer", self.from);
+        // The fields after `peer` are the same in both: `,"id":…}` without its comma.
+        let for_recipient = for_recipient.rest_of(&for_sender[rest_at + 1..]);
+        (for_sender, for_recipient)
     }
 }
 
-const MESSAGE_HEAD: &str = r#"{"type":"message","peer":"#;
+impl Accepted {
+    /// The frame's JSON text, as the derived `Serialize` writes it (`json_out`: one per sent
+    /// message).
+    fn to_json(&self) -> String {
+        let mut frame = JsonObject::tagged("accepted", 160 + self.client_msg_id.len());
+        frame
+            .str("client_msg_id", &self.client_msg_id)
+            .str("id", &self.id)
+            .u64("seq", self.seq)
+            .bool("delivered", self.delivered)
+            .opt_str("peer", self.peer.as_deref())
+            .opt_str("conversation_id", self.conversation_id.as_deref())
+            .opt_str("sent_at", self.sent_at.as_deref());
+        frame.finish()
+    }
+}
 
 /// Just the `type` field of a frame (every other field is skipped).
 #[derive(Deserialize)]
@@ -200,6 +229,9 @@ impl ServerFrame {
     /// The JSON text of this frame. Serializing these types cannot fail (no maps with non-string
     /// keys, no custom serializers), so this never panics in practice.
     pub fn to_json(&self) -> String {
+        if let ServerFrame::Accepted(accepted) = self {
+            return accepted.to_json();
+        }
         serde_json::to_string(self).unwrap_or_else(|_| {
             r#"{"type":"error","code":"internal","message":"could not encode frame"}"#.to_owned()
         })

@@ -155,6 +155,64 @@ fn direct_message_frames_are_each_sides_message_frame() {
 }
 
 #[test]
+fn direct_message_frames_are_byte_for_byte_what_serde_writes() {
+    for body in [
+        "plain line",
+        "quote \" and \\ and \u{1}",
+        "",
+        "\u{e9}\u{1f389}",
+    ] {
+        let m = DirectMessage {
+            id: "0190b2c4-5d6e-7f80-9a1b-2c3d4e5f6071",
+            from: "alice",
+            to: "bob.b-2",
+            seq: 12_345,
+            body,
+            sent_at: "2026-11-23T10:00:00.000Z",
+            client_msg_id: "c\"1",
+        };
+        // The derived serialization of the fields, with `type` and `peer` put first.
+        let fields = serde_json::to_string(&m).unwrap();
+        let expected = |peer: &str| {
+            format!(
+                r#"{{"type":"message","peer":{},{}"#,
+                serde_json::to_string(peer).unwrap(),
+                &fields[1..]
+            )
+        };
+        let (for_sender, for_recipient) = m.frames();
+        assert_eq!(for_sender, expected(m.to));
+        assert_eq!(for_recipient, expected(m.from));
+    }
+}
+
+#[test]
+fn accepted_frames_are_byte_for_byte_what_serde_writes() {
+    let full = Accepted {
+        client_msg_id: "c-1 \"quoted\"".into(),
+        id: "0190b2c4-5d6e-7f80-9a1b-2c3d4e5f6071".into(),
+        seq: u64::MAX,
+        delivered: true,
+        peer: Some("bob".into()),
+        conversation_id: Some("c0ffee".into()),
+        sent_at: Some("2026-11-23T10:00:00.000Z".into()),
+    };
+    let bare = Accepted {
+        delivered: false,
+        seq: 0,
+        peer: None,
+        conversation_id: None,
+        sent_at: None,
+        ..full.clone()
+    };
+    for accepted in [full, bare] {
+        let frame = ServerFrame::Accepted(accepted);
+        assert_eq!(frame.to_json(), serde_json::to_string(&frame).unwrap());
+        assert_eq!(ServerFrame::from_json(&frame.to_json()).unwrap(), frame);
+    }
+}
+
+#[test]
 fn every_server_frame_round_trips() {
     for frame in every_frame() {
         let text = frame.to_json();

@@ -27,10 +27,13 @@ mod sqlite_support;
 mod sqlite_support_writes;
 mod sqlite_sync;
 mod sqlite_writes;
+mod stamps;
 pub mod support;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub(crate) use stamps::now_ms;
+pub use stamps::{new_message_id, now_rfc3339};
 pub use support::{
     SupportChange, SupportConversation, SupportMessage, SupportStatus, SupportStore,
 };
@@ -275,21 +278,6 @@ impl NewSupportMessage {
     }
 }
 
-/// A new message's server-side id: UUIDv7, so ids sort by time (to the millisecond).
-///
-/// Its random part comes from the thread's seeded generator: `Uuid::now_v7` asks the kernel
-/// for fresh bytes on every call, a syscall per message (about 1 % of the server's CPU under
-/// load). An id is an identifier, not a secret, so a CSPRNG seeded once per thread is plenty.
-pub fn new_message_id() -> String {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let random: [u8; 10] = rand::random();
-    uuid::Builder::from_unix_timestamp_millis(since_epoch.as_millis() as u64, &random)
-        .into_uuid()
-        .to_string()
-}
-
 impl WriteOutcome {
     /// A new direct message, stored at `seq`.
     pub(crate) fn appended(message: &NewMessage, seq: u64) -> Self {
@@ -431,16 +419,6 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
     }
 }
 
-/// Now, in Unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// Now, as the RFC 3339 text (UTC, milliseconds) every stored timestamp uses.
-pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// The two members of a conversation in a fixed order, so a pair has one key.
 pub fn ordered_pair<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
     if a <= b {
@@ -462,26 +440,4 @@ pub(crate) fn page_from_newest_first<T>(mut rows: Vec<T>, limit: u32) -> (Vec<T>
     rows.truncate(limit as usize);
     rows.reverse();
     (rows, has_more)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::new_message_id;
-
-    #[test]
-    fn message_ids_are_distinct_uuid_v7s_that_sort_by_time() {
-        let first = new_message_id();
-        let twin = new_message_id();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let later = new_message_id();
-        for id in [&first, &twin, &later] {
-            let parsed = uuid::Uuid::parse_str(id).expect("a UUID");
-            assert_eq!(parsed.get_version_num(), 7, "{id}");
-        }
-        assert_ne!(first, twin);
-        assert!(
-            later > first && later > twin,
-            "{later} sorts after {first} and {twin}"
-        );
-    }
 }
