@@ -43,7 +43,7 @@ impl JsonObject {
 
     pub(crate) fn u64(&mut self, key: &str, value: u64) -> &mut Self {
         self.key(key);
-        self.text.push_str(itoa_u64(value, &mut [0; 20]));
+        self.text.push_str(itoa::Buffer::new().format(value));
         self
     }
 
@@ -107,21 +107,6 @@ fn needs_escape(bytes: &[u8]) -> bool {
         .remainder()
         .iter()
         .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
-}
-
-/// `value` in decimal, written into `buf`.
-fn itoa_u64(mut value: u64, buf: &mut [u8; 20]) -> &str {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[at..]).unwrap_or("0")
 }
 
 #[cfg(test)]
