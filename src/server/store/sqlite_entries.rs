@@ -44,14 +44,34 @@ pub(super) fn decode(record: &[u8]) -> Result<Vec<Entry>, postcard::Error> {
 
 /// Applies entries inside the caller's transaction. If a statement fails, the caller rolls
 /// back and may try again with [`apply_tolerantly`].
+///
+/// The messages are inserted last, ordered by conversation and seq rather than as logged.
+/// Their index entries then go in key order: each (conversation, seq) insert, and each
+/// (sender, client_msg_id) one of a sender's time-ordered ids, lands on the index page the
+/// one before it used, still in the CPU's cache, instead of on a page per conversation in
+/// turn. The rows still fill the end of the table, and every conversation they refer to is
+/// inserted before them. Measured on 12 000-message transactions over 100 conversations on
+/// a 1 000 000-message table (the benchmark's W=10 pattern): 7.6 → 5.4 µs per message,
+/// commit included.
 pub(super) fn apply<'a>(
     conn: &Connection,
     entries: impl IntoIterator<Item = &'a Entry>,
 ) -> rusqlite::Result<()> {
     let mut after = After::default();
     let mut inserts = Inserts::default();
+    let mut messages = Vec::new();
     for entry in entries {
-        apply_one(conn, &mut inserts, entry, &mut after)?;
+        match entry {
+            Entry::Message {
+                conversation_id,
+                message,
+            } => messages.push((*conversation_id, &**message)),
+            other => apply_one(conn, &mut inserts, other, &mut after)?,
+        }
+    }
+    messages.sort_unstable_by_key(|&(conversation_id, m)| (conversation_id, m.seq));
+    for (conversation_id, message) in messages {
+        insert_message(conn, &mut inserts, conversation_id, message, &mut after)?;
     }
     after.write(conn)
 }
@@ -121,31 +141,8 @@ fn apply_one<'a, 'c>(
         }
         Entry::Message {
             conversation_id,
-            message: m,
-        } => {
-            let seq = super::seq_param(m.seq);
-            let insert = match &mut inserts.message {
-                Some(insert) => insert,
-                empty => empty.insert(conn.prepare_cached(INSERT_MESSAGE)?),
-            };
-            insert.execute(params![
-                conversation_id,
-                seq,
-                m.id,
-                m.sender,
-                m.recipient,
-                m.body,
-                m.client_msg_id,
-                m.sent_at
-            ])?;
-            let tail = after
-                .tails
-                .entry(*conversation_id)
-                .or_insert((seq, &m.sent_at));
-            if seq >= tail.0 {
-                *tail = (seq, &m.sent_at);
-            }
-        }
+            message,
+        } => insert_message(conn, inserts, *conversation_id, message, after)?,
         Entry::Marks {
             conversation_id,
             username,
@@ -157,6 +154,38 @@ fn apply_one<'a, 'c>(
                 (*delivered_seq, *read_seq),
             );
         }
+    }
+    Ok(())
+}
+
+fn insert_message<'a, 'c>(
+    conn: &'c Connection,
+    inserts: &mut Inserts<'c>,
+    conversation_id: i64,
+    m: &'a StoredMessage,
+    after: &mut After<'a>,
+) -> rusqlite::Result<()> {
+    let seq = super::seq_param(m.seq);
+    let insert = match &mut inserts.message {
+        Some(insert) => insert,
+        empty => empty.insert(conn.prepare_cached(INSERT_MESSAGE)?),
+    };
+    insert.execute(params![
+        conversation_id,
+        seq,
+        m.id,
+        m.sender,
+        m.recipient,
+        m.body,
+        m.client_msg_id,
+        m.sent_at
+    ])?;
+    let tail = after
+        .tails
+        .entry(conversation_id)
+        .or_insert((seq, &m.sent_at));
+    if seq >= tail.0 {
+        *tail = (seq, &m.sent_at);
     }
     Ok(())
 }
@@ -195,6 +224,90 @@ mod tests {
             client_msg_id: format!("c{seq}"),
             sent_at: format!("2026-12-04T00:00:0{seq}.000Z"),
         }
+    }
+
+    fn message_between(seq: u64, sender: &str, recipient: &str) -> Arc<StoredMessage> {
+        Arc::new(StoredMessage {
+            sender: sender.into(),
+            recipient: recipient.into(),
+            client_msg_id: format!("{sender}-{seq}"),
+            ..message(seq)
+        })
+    }
+
+    #[tokio::test]
+    async fn interleaved_conversations_are_stored_whole_with_their_tails_and_marks() {
+        use crate::server::store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store =
+            crate::server::store::SqliteStore::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+        store.close().await;
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        let conversation = |id: i64, lo: &str, hi: &str| Entry::Conversation {
+            id,
+            lo: lo.into(),
+            hi: hi.into(),
+            at: "2026-12-04T00:00:00.000Z".into(),
+        };
+        let sent = |conversation_id: i64, seq: u64, from: &str, to: &str| Entry::Message {
+            conversation_id,
+            message: message_between(seq, from, to),
+        };
+        // Two logged records, as one indexer transaction takes them: each new conversation
+        // comes before its first message, the conversations' messages alternate.
+        let entries = [
+            conversation(7, "ann", "bob"),
+            sent(7, 1, "ann", "bob"),
+            sent(7, 2, "bob", "ann"),
+            conversation(3, "ann", "cat"),
+            sent(3, 1, "cat", "ann"),
+            sent(7, 3, "ann", "bob"),
+            Entry::Marks {
+                conversation_id: 7,
+                username: "bob".into(),
+                delivered_seq: 3,
+                read_seq: 1,
+            },
+            sent(3, 2, "ann", "cat"),
+        ];
+        let tx = conn.transaction().unwrap();
+        apply(&tx, &entries).unwrap();
+        tx.commit().unwrap();
+
+        let stored = |id: i64| -> Vec<(u64, String, String)> {
+            conn.prepare(
+                "SELECT seq, sender, body FROM messages WHERE conversation_id = ? ORDER BY seq",
+            )
+            .unwrap()
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+        };
+        let row = |seq: u64, from: &str| (seq, from.to_owned(), format!("hello {seq}"));
+        assert_eq!(stored(7), [row(1, "ann"), row(2, "bob"), row(3, "ann")]);
+        assert_eq!(stored(3), [row(1, "cat"), row(2, "ann")]);
+        let last_seq = |id: i64| -> i64 {
+            conn.query_row(
+                "SELECT last_seq FROM conversations WHERE id = ?",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!((last_seq(7), last_seq(3)), (3, 2));
+        let marks: (i64, i64) = conn
+            .query_row(
+                "SELECT delivered_seq, read_seq FROM members WHERE conversation_id = 7 AND username = 'bob'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(marks, (3, 1));
     }
 
     #[test]
