@@ -410,6 +410,7 @@ pub(crate) mod tests {
             server_cpu_pct: None,
             server_cpu_us_per_msg: None,
             generator_cpu_pct: None,
+            server_threads_cpu_pct: Default::default(),
             error_frames: 0,
             broken_pairs: 0,
             writer: None,

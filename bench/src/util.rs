@@ -1,5 +1,6 @@
 //! Small helpers: clocks, process facts from /proc, file limits, ports, a tiny RNG.
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -91,12 +92,39 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 /// CPU time (user + system) a process has used, in seconds.
 pub fn cpu_secs(pid: u32) -> Option<f64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(stat_cpu(&text)?.1)
+}
+
+/// The name and CPU seconds (user + system) in the text of a `/proc/…/stat` file.
+fn stat_cpu(text: &str) -> Option<(&str, f64)> {
+    // The name sits in parentheses and may hold spaces and parentheses itself.
+    let name = &text[text.find('(')? + 1..text.rfind(')')?];
     let after = &text[text.rfind(')')? + 2..];
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     // SAFETY: a plain query.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
-    Some(ticks as f64 / hz as f64)
+    Some((name, ticks as f64 / hz as f64))
+}
+
+/// CPU seconds the threads of these processes have used, summed by thread name (tokio's
+/// workers share one; Confab's store threads each have their own).
+pub fn thread_cpu_secs(pids: &[u32]) -> BTreeMap<String, f64> {
+    let mut by_name = BTreeMap::new();
+    for pid in pids {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let Ok(text) = std::fs::read_to_string(task.path().join("stat")) else {
+                continue;
+            };
+            if let Some((name, secs)) = stat_cpu(&text) {
+                *by_name.entry(name.to_owned()).or_default() += secs;
+            }
+        }
+    }
+    by_name
 }
 
 /// Open file descriptors of a process.
@@ -163,4 +191,45 @@ pub fn ms(h: &hdrhistogram::Histogram<u64>, q: f64) -> f64 {
 /// A new latency histogram in microseconds (1 µs to 120 s, 3 significant digits).
 pub fn histogram() -> hdrhistogram::Histogram<u64> {
     hdrhistogram::Histogram::new_with_bounds(1, 120_000_000, 3).expect("static bounds")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stat_line_gives_its_thread_name_and_cpu_time() {
+        // utime 250 and stime 50 ticks: fields 14 and 15 of the line.
+        let line =
+            "4242 (sqlite-log) S 1 4242 4242 0 -1 4194368 100 0 0 0 250 50 0 0 20 0 9 0 12345";
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        assert_eq!(stat_cpu(line), Some(("sqlite-log", 300.0 / hz)));
+        // A name may hold spaces and parentheses of its own.
+        let odd = "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 1";
+        assert_eq!(stat_cpu(odd), Some(("a (b) c", 7.0 / hz)));
+        assert_eq!(stat_cpu("7 (cut"), None);
+    }
+
+    #[test]
+    fn this_process_has_its_threads_cpu_time_by_name() {
+        let busy = std::thread::Builder::new()
+            .name("bench-busy".into())
+            .spawn(|| {
+                let until = Instant::now() + std::time::Duration::from_millis(60);
+                let mut n = 0u64;
+                while Instant::now() < until {
+                    n = n.wrapping_add(1);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                n
+            })
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let threads = thread_cpu_secs(&[std::process::id()]);
+        assert!(
+            threads.get("bench-busy").is_some_and(|secs| *secs > 0.0),
+            "{threads:?}"
+        );
+        busy.join().unwrap();
+    }
 }

@@ -11,6 +11,7 @@ use futures_util::stream::{self, StreamExt};
 use futures_util::SinkExt;
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,10 @@ pub struct LoopResult {
     pub server_cpu_us_per_msg: Option<f64>,
     /// CPU this generator used during the window, in % of one core.
     pub generator_cpu_pct: Option<f64>,
+    /// The server's CPU in the window by thread name, in % of one core (threads under 0.5 %
+    /// left out): where its time goes, e.g. Confab's socket threads against its store's.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub server_threads_cpu_pct: BTreeMap<String, f64>,
     pub error_frames: u64,
     pub broken_pairs: usize,
     /// Confab only: the writer's batches and commit times in the window.
@@ -143,7 +148,11 @@ pub async fn run(
         }
     }
     let secs = measure.as_secs_f64();
-    let (server_cpu, generator_cpu) = cpu.await.unwrap_or((None, None));
+    let CpuUse {
+        server: server_cpu,
+        generator: generator_cpu,
+        server_threads,
+    } = cpu.await.unwrap_or_default();
     let writer = match writer {
         Some(task) => task.await.ok().flatten(),
         None => None,
@@ -152,6 +161,11 @@ pub async fn run(
         server_cpu_pct: server_cpu.map(|c| 100.0 * c / secs),
         server_cpu_us_per_msg: server_cpu.map(|c| c * 1e6 / delivered.max(1) as f64),
         generator_cpu_pct: generator_cpu.map(|c| 100.0 * c / secs),
+        server_threads_cpu_pct: server_threads
+            .into_iter()
+            .map(|(name, c)| (name, 100.0 * c / secs))
+            .filter(|(_, pct)| *pct >= 0.5)
+            .collect(),
         pairs: pairs.len(),
         window,
         seconds: secs,
@@ -178,18 +192,47 @@ pub async fn run(
     if let Some(writer) = &result.writer {
         eprintln!("[{server}] {label} {}", writer.summary());
     }
+    if !result.server_threads_cpu_pct.is_empty() {
+        eprintln!(
+            "[{server}] {label} server threads: {}",
+            threads_summary(&result.server_threads_cpu_pct, result.msgs_per_sec)
+        );
+    }
     Ok(result)
 }
 
-/// CPU seconds of the server (all its processes) and of this process between two instants.
+/// "name 12 % (3.40 µs/msg), …", busiest first: % of one core over the window, and CPU
+/// time per delivered message.
+fn threads_summary(threads: &BTreeMap<String, f64>, msgs_per_sec: f64) -> String {
+    let mut busiest: Vec<(&String, &f64)> = threads.iter().collect();
+    busiest.sort_by(|a, b| b.1.total_cmp(a.1));
+    busiest
+        .into_iter()
+        .map(|(name, pct)| {
+            let us_per_msg = pct / 100.0 * 1e6 / msgs_per_sec.max(1.0);
+            format!("{name} {pct:.0} % ({us_per_msg:.2} µs/msg)")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// CPU seconds used in a window.
+#[derive(Default)]
+struct CpuUse {
+    /// The server (all its processes).
+    server: Option<f64>,
+    /// This process.
+    generator: Option<f64>,
+    /// The server's, by thread name.
+    server_threads: BTreeMap<String, f64>,
+}
+
+/// CPU seconds of the server (all its processes, and by thread) and of this process between
+/// two instants.
 struct CpuWindow;
 
 impl CpuWindow {
-    fn start(
-        server: Vec<u32>,
-        from: Instant,
-        to: Instant,
-    ) -> tokio::task::JoinHandle<(Option<f64>, Option<f64>)> {
+    fn start(server: Vec<u32>, from: Instant, to: Instant) -> tokio::task::JoinHandle<CpuUse> {
         tokio::spawn(async move {
             let read = || {
                 let servers: Option<Vec<f64>> =
@@ -197,6 +240,7 @@ impl CpuWindow {
                 (
                     servers.filter(|s| !s.is_empty()).map(|s| s.iter().sum()),
                     crate::util::cpu_secs(std::process::id()),
+                    crate::util::thread_cpu_secs(&server),
                 )
             };
             tokio::time::sleep_until(from).await;
@@ -204,7 +248,19 @@ impl CpuWindow {
             tokio::time::sleep_until(to).await;
             let b = read();
             let diff = |x: Option<f64>, y: Option<f64>| Some(y? - x?);
-            (diff(a.0, b.0), diff(a.1, b.1))
+            // A thread that ended in the window is left out; one that began counts from 0.
+            let server_threads =
+                b.2.into_iter()
+                    .map(|(name, end)| {
+                        let start = a.2.get(&name).copied().unwrap_or(0.0);
+                        (name, (end - start).max(0.0))
+                    })
+                    .collect();
+            CpuUse {
+                server: diff(a.0, b.0),
+                generator: diff(a.1, b.1),
+                server_threads,
+            }
         })
     }
 }
