@@ -50,9 +50,10 @@ pub(super) fn decode(record: &[u8]) -> Result<Vec<Entry>, postcard::Error> {
 /// (sender, client_msg_id) one of a sender's time-ordered ids, lands on the index page the
 /// one before it used, still in the CPU's cache, instead of on a page per conversation in
 /// turn. The rows still fill the end of the table, and every conversation they refer to is
-/// inserted before them. Measured on 12 000-message transactions over 100 conversations on
-/// a 1 000 000-message table (the benchmark's W=10 pattern): 7.6 → 5.4 µs per message,
-/// commit included.
+/// inserted before them. The indexer thread's CPU per delivered message at W=10, as
+/// `confab-bench` reports it per thread: 4.5–4.8 µs as logged, 3.1–4.2 µs sorted. A replay of
+/// that write pattern alone (12 000-message transactions over 100 conversations on a
+/// 1 000 000-message table, commit included) went from 7.6 to 5.4 µs per message.
 pub(super) fn apply<'a>(
     conn: &Connection,
     entries: impl IntoIterator<Item = &'a Entry>,
