@@ -98,8 +98,9 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
 /// The name and CPU seconds (user + system) in the text of a `/proc/…/stat` file.
 fn stat_cpu(text: &str) -> Option<(&str, f64)> {
     // The name sits in parentheses and may hold spaces and parentheses itself.
-    let name = &text[text.find('(')? + 1..text.rfind(')')?];
-    let after = &text[text.rfind(')')? + 2..];
+    let close = text.rfind(')')?;
+    let name = &text[text.find('(')? + 1..close];
+    let after = text.get(close + 2..)?;
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     // SAFETY: a plain query.

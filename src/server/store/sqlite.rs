@@ -229,3 +229,19 @@ impl Store for SqliteStore {
         Ok(page_from_newest_first(rows, limit))
     }
 }
+
+/// For tests of the SQLite store's parts: a database file in a fresh temporary folder,
+/// migrated the way the store migrates it (its own start-up), opened with rusqlite. Keep the
+/// folder while the connection is in use.
+#[cfg(test)]
+pub(super) async fn migrated_for_test() -> (tempfile::TempDir, rusqlite::Connection) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    super::Store::close(&store).await;
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    (dir, conn)
+}

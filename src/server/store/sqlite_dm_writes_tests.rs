@@ -1,20 +1,8 @@
 //! The writer's memory of logged messages: what it forgets once they are indexed, and when.
 
 use super::*;
-use crate::server::store::{NewMessage, SqliteStore, Store, WriteOp};
-
-/// A database migrated the way the store migrates it (its own start-up), opened for the test.
-async fn tables() -> (tempfile::TempDir, Connection) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    store.close().await;
-    drop(store);
-    let conn = Connection::open(&path).unwrap();
-    (dir, conn)
-}
+use crate::server::store::sqlite::migrated_for_test as tables;
+use crate::server::store::{NewMessage, WriteOp};
 
 fn send(client_msg_id: &str) -> WriteOp {
     WriteOp::Append(NewMessage::new(

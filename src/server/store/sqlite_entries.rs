@@ -238,15 +238,7 @@ mod tests {
 
     #[tokio::test]
     async fn interleaved_conversations_are_stored_whole_with_their_tails_and_marks() {
-        use crate::server::store::Store;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let store =
-            crate::server::store::SqliteStore::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .unwrap();
-        store.close().await;
-        let mut conn = Connection::open(&path).unwrap();
+        let (_dir, mut conn) = super::super::sqlite::migrated_for_test().await;
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
         let conversation = |id: i64, lo: &str, hi: &str| Entry::Conversation {
             id,
