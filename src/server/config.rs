@@ -98,8 +98,8 @@ pub struct Settings {
     #[arg(long, env = "CONFAB_MAX_BATCH", default_value_t = 512)]
     pub max_batch: usize,
 
-    /// Threads that serve sockets and requests. Default: one per CPU core but one, which is
-    /// left to the store's own threads (log sync, indexer, checkpoints); at least one.
+    /// Threads that serve sockets and requests. Default: one per CPU core (tokio's own default);
+    /// the store's threads (log, sync, indexer, checkpoints) share the cores with them.
     #[arg(long, env = "CONFAB_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
 }
@@ -135,10 +135,28 @@ impl Settings {
     /// How many threads serve sockets: see [`Settings::worker_threads`].
     pub fn worker_threads(&self) -> usize {
         self.worker_threads
-            .unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map_or(1, |cores| cores.get().saturating_sub(1))
-            })
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |cores| cores.get()))
             .max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+
+    #[test]
+    fn worker_threads_are_one_per_core_when_not_set() {
+        let settings = Settings::for_tests("sqlite::memory:".into());
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(settings.worker_threads(), cores);
+    }
+
+    #[test]
+    fn worker_threads_are_at_least_one_when_set_to_zero() {
+        let mut settings = Settings::for_tests("sqlite::memory:".into());
+        settings.worker_threads = Some(0);
+        assert_eq!(settings.worker_threads(), 1);
+        settings.worker_threads = Some(3);
+        assert_eq!(settings.worker_threads(), 3);
     }
 }
