@@ -152,7 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn worker_threads_are_at_least_one_when_set_to_zero() {
+    fn worker_threads_are_taken_as_set_and_zero_as_one() {
         let mut settings = Settings::for_tests("sqlite::memory:".into());
         settings.worker_threads = Some(0);
         assert_eq!(settings.worker_threads(), 1);
