@@ -6,6 +6,8 @@ mod common;
 use common::{assert_rfc3339_utc, spawn_app, spawn_app_with};
 use confab::protocol::server::Accepted;
 use confab::protocol::ServerFrame;
+use futures::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
 async fn send_gives_accepted_to_sender_and_message_to_both_when_peer_is_online() {
@@ -249,5 +251,46 @@ async fn every_conversation_arrives_in_seq_order_without_gaps_when_many_senders_
             (1..=EACH).collect::<Vec<_>>(),
             "sender{k}: every send accepted once"
         );
+    }
+}
+
+#[tokio::test]
+async fn sends_written_back_to_back_in_one_burst_are_each_accepted_and_delivered_in_order() {
+    // 40 frames of about 450 bytes reach the server together (one write of ~18 KiB), so its
+    // reads cut frames at arbitrary places and hand over the rest later from what they read
+    // ahead.
+    const SENDS: u64 = 40;
+    let app = spawn_app_with(|s| s.rate_burst = 1_000).await;
+    let (_, mut alice) = app.user("alice").await;
+    let (_, mut bob) = app.user("bob").await;
+    for n in 1..=SENDS {
+        let frame = serde_json::json!({
+            "type": "send", "to": "bob", "body": format!("{n}:{}", "x".repeat(400)),
+            "client_msg_id": format!("burst-{n}"),
+        });
+        alice
+            .ws
+            .feed(Message::text(frame.to_string()))
+            .await
+            .expect("queue a frame");
+    }
+    alice.ws.flush().await.expect("write the burst");
+
+    let delivered = bob.expect_n("message", SENDS as usize).await;
+    let got: Vec<(u64, String)> = delivered
+        .iter()
+        .map(|m| {
+            let body = m["body"].as_str().unwrap();
+            (
+                m["seq"].as_u64().unwrap(),
+                body.split(':').next().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String)> = (1..=SENDS).map(|n| (n, n.to_string())).collect();
+    assert_eq!(got, expected, "every message once, whole, in send order");
+    for n in 1..=SENDS {
+        let accepted = alice.expect_accepted(&format!("burst-{n}")).await;
+        assert_eq!(accepted["seq"], n);
     }
 }

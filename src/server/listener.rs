@@ -5,6 +5,7 @@
 //! while every connection already held keeps working. Small frames must not wait for Nagle's
 //! algorithm (a 40 ms delayed-ACK stall), so every accepted socket gets TCP_NODELAY.
 
+use super::read_ahead::ReadAhead;
 use crate::protocol::{ApiErrorBody, ErrorCode};
 use std::io;
 use std::net::SocketAddr;
@@ -95,7 +96,15 @@ impl axum::serve::Listener for CappedListener {
             }
             self.counts.open.fetch_add(1, Ordering::Relaxed);
             let counts = self.counts.clone();
-            return (CountedStream { stream, counts }, addr);
+            let ahead = ReadAhead::default();
+            return (
+                CountedStream {
+                    stream,
+                    ahead,
+                    counts,
+                },
+                addr,
+            );
         }
     }
 
@@ -130,6 +139,8 @@ async fn refuse(mut stream: TcpStream) {
 /// A held connection; dropping it frees its place under the cap.
 pub struct CountedStream {
     stream: TcpStream,
+    /// Small reads (a WebSocket's) are made in bigger pieces: see [`ReadAhead`].
+    ahead: ReadAhead,
     counts: Arc<ConnectionCounts>,
 }
 
@@ -145,7 +156,8 @@ impl AsyncRead for CountedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+        let this = self.get_mut();
+        this.ahead.poll_read(&mut this.stream, cx, buf)
     }
 }
 

@@ -4,6 +4,7 @@
 //! - [`config`]: flags and environment variables ([`config::Settings`]).
 //! - [`telemetry`]: `tracing` set-up.
 //! - [`listener`]: the TCP listener that caps connections below the open-file limit.
+//! - [`read_ahead`]: reads a socket in 4 KiB pieces for readers that ask for less.
 //! - [`startup`]: builds the router ([`startup::app`]) and runs the server ([`startup::RunningApp`]).
 //! - [`cli`]: the binary's commands (`serve`, `user add`).
 //! - [`error`]: the HTTP error type.
@@ -25,6 +26,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod hub;
 pub mod listener;
+pub mod read_ahead;
 pub mod startup;
 pub mod state;
 pub mod store;
