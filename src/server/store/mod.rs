@@ -14,6 +14,7 @@ mod postgres_writes;
 mod rows;
 mod sqlite;
 mod sqlite_accounts;
+mod sqlite_checkpoint_copy;
 mod sqlite_checkpoints;
 mod sqlite_dm_writes;
 mod sqlite_entries;
