@@ -56,10 +56,7 @@ impl CheckpointCopy {
     /// length in frames. If it fails, the guard stays held until a later call has synced.
     pub(super) fn copy(&self) -> rusqlite::Result<i64> {
         if self.guard.is_autocommit() {
-            self.guard.execute_batch("BEGIN")?;
-            // The first read starts the read transaction, and with it the WAL read lock.
-            self.guard
-                .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
+            self.hold()?;
         }
         let frames = super::sqlite_checkpoints::passive_checkpoint(&self.conn)?;
         paced_sync(&self.db).map_err(|e| {
@@ -70,6 +67,14 @@ impl CheckpointCopy {
         })?;
         self.guard.execute_batch("COMMIT")?;
         Ok(frames)
+    }
+
+    /// Begins the guard's read transaction.
+    fn hold(&self) -> rusqlite::Result<()> {
+        self.guard.execute_batch("BEGIN")?;
+        // The first read starts the read transaction, and with it the WAL read lock.
+        self.guard
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
     }
 }
 
@@ -120,10 +125,9 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn copied_pages_reach_the_database_and_the_wal_can_rewind_after_the_copy() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("copy.db");
+    /// A WAL database whose WAL holds a table of about 100 KB, never checkpointed by itself.
+    fn wal_with_a_table(dir: &Path) -> (Connection, CheckpointCopy) {
+        let path = dir.join("wal.db");
         let writer = Connection::open(&path).unwrap();
         writer.pragma_update(None, "journal_mode", "WAL").unwrap();
         writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
@@ -131,6 +135,13 @@ mod tests {
             .execute_batch("CREATE TABLE t (x BLOB); INSERT INTO t VALUES (zeroblob(100000));")
             .unwrap();
         let copy = CheckpointCopy::open(&path).unwrap();
+        (writer, copy)
+    }
+
+    #[test]
+    fn copied_pages_reach_the_database_and_the_wal_can_rewind_after_the_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, copy) = wal_with_a_table(dir.path());
 
         let frames = copy.copy().unwrap();
         assert!(frames > 20, "the WAL held the table's pages: {frames}");
@@ -152,19 +163,9 @@ mod tests {
     #[test]
     fn wal_is_not_rewound_while_a_copy_is_not_yet_durable() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("guard.db");
-        let writer = Connection::open(&path).unwrap();
-        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
-        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        writer
-            .execute_batch("CREATE TABLE t (x BLOB); INSERT INTO t VALUES (zeroblob(100000));")
-            .unwrap();
-        let copy = CheckpointCopy::open(&path).unwrap();
+        let (writer, copy) = wal_with_a_table(dir.path());
         // The copy as `copy` makes it, stopped before its sync: the guard is still held.
-        copy.guard.execute_batch("BEGIN").unwrap();
-        copy.guard
-            .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
-            .unwrap();
+        copy.hold().unwrap();
         let frames = super::super::sqlite_checkpoints::passive_checkpoint(&copy.conn).unwrap();
 
         writer
