@@ -42,7 +42,7 @@ impl ReadAhead {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
-        if self.taken < self.stash.len() {
+        if self.held() > 0 {
             self.hand_out(buf);
             return Poll::Ready(Ok(()));
         }

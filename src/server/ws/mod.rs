@@ -48,7 +48,8 @@ pub async fn upgrade(
 /// the two are refused by the socket loop itself with a clean 1009 close. The read buffer is
 /// small: it stays allocated for the socket's life, and chat frames are mostly a few hundred
 /// bytes (bigger ones just take several reads); the default (128 KiB) would dominate the memory
-/// of an idle socket.
+/// of an idle socket. Those reads do not each reach the socket: the listener reads ahead 4 KiB
+/// at a time (`server::read_ahead`).
 pub fn with_frame_limits(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(MAX_FRAME_BYTES * 2)
         .max_frame_size(MAX_FRAME_BYTES * 2)
