@@ -6,6 +6,7 @@
 //! [`Store::apply_batch`], called only by the single writer task, which commits many of them in
 //! one transaction (group commit). Reads may run concurrently from any task.
 
+mod paced_writeback;
 mod postgres;
 mod postgres_accounts;
 mod postgres_bulk;

@@ -8,8 +8,8 @@
 //! checkpoint's fsync (10–21 ms) was running.
 //!
 //! So the copy runs on a connection with `synchronous=OFF` (SQLite writes the pages but does not
-//! fsync), and this module makes them durable itself, 128 KiB at a time (`sync_file_range`,
-//! waiting for each piece), then `fdatasync`s the file. Until that has succeeded, pages copied
+//! fsync), and this module makes them durable itself, a step at a time
+//! ([`super::paced_writeback`]), then `fdatasync`s the file. Until that has succeeded, pages copied
 //! out of the WAL exist only in the page cache, so the WAL must not be rewound over their frames:
 //! a read transaction ([`CheckpointCopy::guard`]), begun before the copy and ended only after the
 //! sync, holds a WAL read lock, and SQLite rewinds a WAL only when no reader holds one. (A
@@ -22,14 +22,11 @@
 //! checkpointer about 0.15 µs more CPU per message at W=10 (a page-cache walk per step of a
 //! file of a few hundred megabytes); W=10 throughput did not change beyond noise.
 
+use super::paced_writeback::paced_sync;
 use super::{StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags};
 use std::fs::File;
-use std::io;
 use std::path::Path;
-
-/// How much of the database file may be on its way to the disk at once.
-const SYNC_STEP_BYTES: u64 = 128 * 1024;
 
 pub(super) struct CheckpointCopy {
     conn: Connection,
@@ -84,36 +81,6 @@ impl Drop for CheckpointCopy {
         // synchronous setting: this one must not do that without an fsync.
         let _ = self.conn.pragma_update(None, "synchronous", "FULL");
     }
-}
-
-/// Writes the file's dirty pages back a step at a time, waiting for each, then `fdatasync`s it
-/// (which then has little left to write).
-fn paced_sync(file: &File) -> io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let len = file.metadata()?.len();
-        let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
-            | libc::SYNC_FILE_RANGE_WRITE
-            | libc::SYNC_FILE_RANGE_WAIT_AFTER;
-        let mut at = 0;
-        while at < len {
-            // SAFETY: a system call on an open descriptor; it touches no memory of ours.
-            let rc = unsafe {
-                libc::sync_file_range(
-                    file.as_raw_fd(),
-                    at as libc::off64_t,
-                    SYNC_STEP_BYTES as libc::off64_t,
-                    flags,
-                )
-            };
-            if rc != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            at += SYNC_STEP_BYTES;
-        }
-    }
-    file.sync_data()
 }
 
 #[cfg(test)]

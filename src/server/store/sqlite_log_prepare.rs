@@ -10,7 +10,12 @@
 //! to it (renamed to its first record's number, the directory synced) at the next record, or
 //! when the current one is full. A quiet server never prepares one. Reading stops at the first
 //! header that is not a whole record, which a zero header never is.
+//!
+//! The zeros reach the disk a step at a time as they are written ([`super::paced_writeback`]):
+//! 64 MiB flushed by one `fsync` kept the disk busy for 25 ms, and the log's `fdatasync` waited
+//! behind it (21.6 ms, traced with `perf trace` at W=1).
 
+use super::paced_writeback;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -78,11 +83,14 @@ fn zero_filled(path: &Path, bytes: u64) -> io::Result<File> {
         .write(true)
         .open(path)?;
     let zeros = vec![0u8; 1024 * 1024];
-    let mut left = bytes;
-    while left > 0 {
-        let n = left.min(zeros.len() as u64) as usize;
-        file.write_all(&zeros[..n])?;
-        left -= n as u64;
+    let mut at = 0;
+    while at < bytes {
+        let n = (bytes - at).min(zeros.len() as u64);
+        file.write_all(&zeros[..n as usize])?;
+        // Written back as it goes, a step at a time: the whole segment flushed by one fsync
+        // held the log's `fdatasync` for as long (traced at W=1: 25 ms, the log's sync 21.6 ms).
+        paced_writeback::write_back(&file, at, n)?;
+        at += n;
     }
     // Its blocks and its size are durable before any record is written over them.
     file.sync_all()?;
