@@ -17,7 +17,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use futures::StreamExt;
 use std::sync::Arc;
 
 pub const SUPPORT_COOKIE: &str = "confab_support";
@@ -134,7 +133,6 @@ pub async fn upgrade(
         return Err(ApiError::TooManySockets);
     }
     Ok(with_frame_limits(ws).on_upgrade(move |socket| async move {
-        let (sink, stream) = socket.split();
-        connection::run(sink, stream, state, Who::Customer(customer.into())).await;
+        connection::spawn(socket, state, Who::Customer(customer.into()));
     }))
 }

@@ -23,7 +23,6 @@ use crate::server::state::AppState;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
-use futures::StreamExt;
 
 /// `GET /ws`: upgrade for a signed-in user from an allowed origin.
 #[tracing::instrument(skip_all, fields(user = %user.username))]
@@ -39,8 +38,7 @@ pub async fn upgrade(
         return Err(ApiError::TooManySockets);
     }
     Ok(with_frame_limits(ws).on_upgrade(move |socket| async move {
-        let (sink, stream) = socket.split();
-        connection::run(sink, stream, state, connection::Who::User(user.into())).await;
+        connection::spawn(socket, state, connection::Who::User(user.into()));
     }))
 }
 
