@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - this file: the upgrade — session, origin and socket-cap checks happen before it.
-//! - [`connection`]: the socket loop (frames in and out, ping, close).
+//! - [`connection`]: the socket loop (frames in and out, ping, close), on a task of its own per
+//!   socket ([`connection::spawn`]).
 //! - `answers`: the socket's sends waiting for their commit, answered in order.
 //! - `greeting`: a socket's first frames (hello and offline replay; a customer's history) and
 //!   presence announcements.
