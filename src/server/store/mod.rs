@@ -195,11 +195,13 @@ pub enum WriteOutcome {
     },
     /// The watermark moved to this seq (`None`: it was already there or beyond).
     Marked { advanced_to: Option<u64> },
+    /// Boxed, like `SupportChanged`'s conversation: a batch holds an outcome per write, and
+    /// these inline made every outcome (a direct message's too) 512 bytes.
     SupportAppended {
-        message: SupportMessage,
+        message: Box<SupportMessage>,
         duplicate: bool,
         /// The conversation after the write.
-        conversation: SupportConversation,
+        conversation: Box<SupportConversation>,
         /// The write changed its status or assignee.
         status_changed: bool,
     },
@@ -207,7 +209,7 @@ pub enum WriteOutcome {
     SupportRefused { assignee: String },
     SupportChanged {
         /// `None`: no such conversation.
-        conversation: Option<SupportConversation>,
+        conversation: Option<Box<SupportConversation>>,
         changed: bool,
     },
 }
@@ -298,9 +300,9 @@ impl WriteOutcome {
         status_changed: bool,
     ) -> Self {
         WriteOutcome::SupportAppended {
-            message: message.stored(seq),
+            message: Box::new(message.stored(seq)),
             duplicate: false,
-            conversation,
+            conversation: Box::new(conversation),
             status_changed,
         }
     }

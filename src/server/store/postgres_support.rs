@@ -138,7 +138,7 @@ pub(super) async fn apply(conn: &mut PgConnection, op: &WriteOp) -> StoreResult<
                 .execute(&mut *conn)
                 .await?;
             Ok(WriteOutcome::SupportChanged {
-                conversation: load(conn, conversation_id).await?,
+                conversation: load(conn, conversation_id).await?.map(Box::new),
                 changed: done.rows_affected() > 0,
             })
         }

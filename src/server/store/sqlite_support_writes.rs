@@ -53,7 +53,7 @@ pub(super) fn apply(conn: &Connection, op: &WriteOp) -> StoreResult<WriteOutcome
                 conversation_id
             ])?;
             Ok(WriteOutcome::SupportChanged {
-                conversation: load(conn, conversation_id)?,
+                conversation: load(conn, conversation_id)?.map(Box::new),
                 changed: changed > 0,
             })
         }

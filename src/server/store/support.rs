@@ -122,6 +122,9 @@ pub(super) struct AfterAppend {
 }
 
 /// What an append comes to, given what the store found; the same for every store.
+// A plan lives on the stack for one support write and is taken apart at once: boxing its
+// larger variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum AppendPlan {
     /// Nothing to write: no such conversation, a resend, or refused.
     Done(WriteOutcome),
@@ -147,9 +150,9 @@ pub(super) fn plan_append(
     };
     if let Some(message) = existing {
         return AppendPlan::Done(WriteOutcome::SupportAppended {
-            message,
+            message: Box::new(message),
             duplicate: true,
-            conversation: before,
+            conversation: Box::new(before),
             status_changed: false,
         });
     }

@@ -39,9 +39,11 @@ pub enum Written {
     },
     Marked,
     /// A support message (or the original, for a duplicate) and its conversation after it.
+    /// Boxed, like `Changed`'s conversation: every write's answer is a `Written`, sent through
+    /// a oneshot allocated per `send`, and these inline made it 512 bytes.
     Support {
-        message: SupportMessage,
-        conversation: SupportConversation,
+        message: Box<SupportMessage>,
+        conversation: Box<SupportConversation>,
         delivered: bool,
         duplicate: bool,
     },
@@ -51,7 +53,7 @@ pub enum Written {
     },
     /// A support status change; `None`: no such conversation.
     Changed {
-        conversation: Option<SupportConversation>,
+        conversation: Option<Box<SupportConversation>>,
         changed: bool,
     },
 }
