@@ -281,16 +281,20 @@ mod tests {
         })
     }
 
-    #[tokio::test]
-    async fn interleaved_conversations_are_stored_whole_with_their_tails_and_marks() {
-        let (_dir, mut conn) = super::super::sqlite::migrated_for_test().await;
-        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-        let conversation = |id: i64, lo: &str, hi: &str| Entry::Conversation {
+    /// A new conversation of `lo` < `hi`, as logged.
+    fn conversation(id: i64, lo: &str, hi: &str) -> Entry {
+        Entry::Conversation {
             id,
             lo: lo.into(),
             hi: hi.into(),
             at: "2026-12-04T00:00:00.000Z".into(),
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn interleaved_conversations_are_stored_whole_with_their_tails_and_marks() {
+        let (_dir, mut conn) = super::super::sqlite::migrated_for_test().await;
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
         let sent = |conversation_id: i64, seq: u64, from: &str, to: &str| Entry::Message {
             conversation_id,
             message: message_between(seq, from, to),
@@ -352,20 +356,7 @@ mod tests {
     async fn a_transaction_of_many_messages_stores_each_once_in_seq_order() {
         // More messages than one read-ahead chunk, logged with two conversations alternating.
         let (_dir, mut conn) = super::super::sqlite::migrated_for_test().await;
-        let mut entries = vec![
-            Entry::Conversation {
-                id: 1,
-                lo: "ann".into(),
-                hi: "bob".into(),
-                at: "2026-12-04T00:00:00.000Z".into(),
-            },
-            Entry::Conversation {
-                id: 2,
-                lo: "ann".into(),
-                hi: "cat".into(),
-                at: "2026-12-04T00:00:00.000Z".into(),
-            },
-        ];
+        let mut entries = vec![conversation(1, "ann", "bob"), conversation(2, "ann", "cat")];
         let count = 3 * READ_AHEAD as u64 + 5;
         for seq in 1..=count {
             for (conversation_id, from, to) in [(1, "ann", "bob"), (2, "cat", "ann")] {
@@ -400,12 +391,7 @@ mod tests {
     #[test]
     fn entries_read_back_as_written() {
         let entries = vec![
-            Entry::Conversation {
-                id: 3,
-                lo: "ann".into(),
-                hi: "bob".into(),
-                at: "2026-12-04T00:00:00.000Z".into(),
-            },
+            conversation(3, "ann", "bob"),
             Entry::Message {
                 conversation_id: 3,
                 message: Arc::new(message(1)),
