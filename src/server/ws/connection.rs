@@ -216,11 +216,16 @@ where
     ping.tick().await;
     let idle_limit = Duration::from_secs(settings.idle_timeout_secs.max(1));
     let mut last_heard = Instant::now();
+    // Made once, not per turn of the loop: each of these waits registers in a list behind a
+    // mutex when first polled and unregisters when dropped, and `shutdown`'s list is shared by
+    // every socket of the server, so re-creating them locked it twice per frame on every socket.
+    let mut closed = std::pin::pin!(control.closed());
+    let mut shutting_down = std::pin::pin!(shutdown.cancelled());
 
     loop {
         let result = tokio::select! {
-            reason = control.closed() => Err(End::Close(reason)),
-            _ = shutdown.cancelled() => Err(End::Close(SHUTTING_DOWN)),
+            reason = &mut closed => Err(End::Close(reason)),
+            _ = &mut shutting_down => Err(End::Close(SHUTTING_DOWN)),
             // Boxed (see `run`): the writing future is large, and idle sockets should not carry it.
             Some(item) = rx.recv() => {
                 Box::pin(outbound::write_ready(conn, sink, Ready::Queued(item), &mut rx, &mut acks))
