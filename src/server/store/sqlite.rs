@@ -64,18 +64,12 @@ impl SqliteStore {
     pub(super) fn known_users(&self) -> &RwLock<HashSet<String>> {
         &self.known_users
     }
-
-    async fn conversation_id(&self, a: &str, b: &str) -> StoreResult<Option<i64>> {
-        let (lo, hi) = ordered_pair(a, b);
-        Ok(
-            sqlx::query_scalar("SELECT id FROM conversations WHERE user_lo = ? AND user_hi = ?")
-                .bind(lo)
-                .bind(hi)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
 }
+
+/// The id of the conversation of `(user_lo, user_hi)`, as a subquery of the page it selects: one
+/// statement, so one round trip to the pool's connection thread instead of two (each a thread
+/// wake-up on the way there and back). No conversation yet: no id, and no rows.
+const CONVERSATION_ID: &str = "SELECT id FROM conversations WHERE user_lo = ? AND user_hi = ?";
 
 /// Process-wide SQLite settings, which only take effect before SQLite's first use: no memory
 /// statistics. With them every allocation inside SQLite takes one global mutex, which the log,
@@ -190,14 +184,13 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<StoredMessage>> {
         self.writer.caught_up().await?;
-        let Some(conversation_id) = self.conversation_id(user, peer).await? else {
-            return Ok(Vec::new());
-        };
+        let (lo, hi) = ordered_pair(user, peer);
         let rows = sqlx::query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages m \
-             WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"
+             WHERE m.conversation_id = ({CONVERSATION_ID}) AND m.seq > ? ORDER BY m.seq LIMIT ?"
         ))
-        .bind(conversation_id)
+        .bind(lo)
+        .bind(hi)
         .bind(seq_param(after_seq))
         .bind(limit)
         .fetch_all(&self.pool)
@@ -213,14 +206,14 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<(Vec<StoredMessage>, bool)> {
         self.writer.caught_up().await?;
-        let Some(conversation_id) = self.conversation_id(user, peer).await? else {
-            return Ok((Vec::new(), false));
-        };
+        let (lo, hi) = ordered_pair(user, peer);
         let rows = sqlx::query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages m \
-             WHERE m.conversation_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?"
+             WHERE m.conversation_id = ({CONVERSATION_ID}) AND m.seq < ? \
+             ORDER BY m.seq DESC LIMIT ?"
         ))
-        .bind(conversation_id)
+        .bind(lo)
+        .bind(hi)
         .bind(before_seq.map_or(i64::MAX, seq_param))
         .bind(limit + 1)
         .fetch_all(&self.pool)
