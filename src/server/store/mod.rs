@@ -23,6 +23,7 @@ mod sqlite_index;
 mod sqlite_log;
 mod sqlite_log_prepare;
 mod sqlite_log_thread;
+mod sqlite_reads;
 mod sqlite_recovery;
 mod sqlite_sent_filter;
 mod sqlite_support;

@@ -1,10 +1,12 @@
 //! The embedded default store: SQLite in WAL mode with `synchronous=FULL`, so a committed
 //! transaction survives power loss. Direct-message batches become durable in a message log
 //! beside the database and are copied into the tables behind it (`sqlite_writes.rs`); reads of
-//! direct messages first wait until the tables hold every write already answered. Reads, and
-//! the rare account writes, use the sqlx pool.
+//! direct messages first wait until the tables hold every write already answered. Pages of
+//! direct messages are read with rusqlite (`sqlite_reads.rs`); other reads, and the rare account
+//! writes, use the sqlx pool.
 
 use super::rows::{self, MESSAGE_COLUMNS};
+use super::sqlite_reads::{Reader, PAGE_AFTER, PAGE_BEFORE, UNDELIVERED};
 use super::sqlite_writes::SqliteWriter;
 use super::{
     ordered_pair, page_from_newest_first, seq_param, ConversationRow, Durable, Store, StoreError,
@@ -23,6 +25,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The writer's batches (messages, watermarks, support writes).
     writer: SqliteWriter,
+    /// Pages of direct messages (rusqlite, on the blocking threads).
+    reader: Reader,
     /// Users are never deleted, so a name once seen stays valid: sends skip the lookup.
     known_users: RwLock<HashSet<String>>,
 }
@@ -53,6 +57,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             writer,
+            reader: Reader::new(options.get_filename()),
             known_users: RwLock::new(HashSet::default()),
         })
     }
@@ -65,11 +70,6 @@ impl SqliteStore {
         &self.known_users
     }
 }
-
-/// The id of the conversation of `(user_lo, user_hi)`, as a subquery of the page it selects: one
-/// statement, so one round trip to the pool's connection thread instead of two (each a thread
-/// wake-up on the way there and back). No conversation yet: no id, and no rows.
-const CONVERSATION_ID: &str = "SELECT id FROM conversations WHERE user_lo = ? AND user_hi = ?";
 
 /// Process-wide SQLite settings, which only take effect before SQLite's first use: no memory
 /// statistics. With them every allocation inside SQLite takes one global mutex, which the log,
@@ -163,17 +163,8 @@ impl Store for SqliteStore {
 
     async fn pending_for(&self, user: &str, limit: u32) -> StoreResult<Vec<StoredMessage>> {
         self.writer.caught_up().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM members me JOIN messages m \
-             ON m.conversation_id = me.conversation_id AND m.seq > me.delivered_seq \
-             WHERE me.username = ?1 AND m.recipient = ?1 \
-             ORDER BY m.conversation_id, m.seq LIMIT ?2"
-        ))
-        .bind(user)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(rows::stored_message).collect())
+        let params = (user.to_owned(), limit);
+        self.reader.messages(&UNDELIVERED, params).await
     }
 
     async fn messages_after(
@@ -185,17 +176,8 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<StoredMessage>> {
         self.writer.caught_up().await?;
         let (lo, hi) = ordered_pair(user, peer);
-        let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m \
-             WHERE m.conversation_id = ({CONVERSATION_ID}) AND m.seq > ? ORDER BY m.seq LIMIT ?"
-        ))
-        .bind(lo)
-        .bind(hi)
-        .bind(seq_param(after_seq))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(rows::stored_message).collect())
+        let params = (lo.to_owned(), hi.to_owned(), seq_param(after_seq), limit);
+        self.reader.messages(&PAGE_AFTER, params).await
     }
 
     async fn messages_before(
@@ -207,18 +189,9 @@ impl Store for SqliteStore {
     ) -> StoreResult<(Vec<StoredMessage>, bool)> {
         self.writer.caught_up().await?;
         let (lo, hi) = ordered_pair(user, peer);
-        let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m \
-             WHERE m.conversation_id = ({CONVERSATION_ID}) AND m.seq < ? \
-             ORDER BY m.seq DESC LIMIT ?"
-        ))
-        .bind(lo)
-        .bind(hi)
-        .bind(before_seq.map_or(i64::MAX, seq_param))
-        .bind(limit + 1)
-        .fetch_all(&self.pool)
-        .await?;
-        let rows = rows.iter().map(rows::stored_message).collect();
+        let before = before_seq.map_or(i64::MAX, seq_param);
+        let params = (lo.to_owned(), hi.to_owned(), before, limit + 1);
+        let rows = self.reader.messages(&PAGE_BEFORE, params).await?;
         Ok(page_from_newest_first(rows, limit))
     }
 }
