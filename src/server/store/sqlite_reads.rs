@@ -14,11 +14,14 @@ use super::sqlite_writes::LiteRow;
 use super::{StoreError, StoreResult, StoredMessage};
 use rusqlite::{Connection, OpenFlags, Params};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
-/// Connections kept between reads; more are opened while more reads run at once.
-const KEPT: usize = 8;
+/// Reads at once, and connections kept between them (as many as the sqlx pool had): a burst of
+/// pages waits for a turn instead of taking a blocking thread and three file descriptors each.
+const READS_AT_ONCE: usize = 8;
 
 /// The newest `limit` messages of the conversation of `(?1, ?2)` below seq `?3`, newest first.
 pub(super) static PAGE_BEFORE: LazyLock<String> = LazyLock::new(|| {
@@ -60,6 +63,9 @@ pub(super) struct Reader {
 struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    turns: Arc<Semaphore>,
+    /// Connections opened so far.
+    opened: AtomicUsize,
 }
 
 impl Reader {
@@ -68,6 +74,8 @@ impl Reader {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 idle: Mutex::new(Vec::new()),
+                turns: Arc::new(Semaphore::new(READS_AT_ONCE)),
+                opened: AtomicUsize::new(0),
             }),
         }
     }
@@ -81,10 +89,17 @@ impl Reader {
     where
         P: Params + Send + 'static,
     {
+        // The turn ends with the read itself, even if the caller stops waiting for it.
+        let turn = (self.inner.turns.clone().acquire_owned().await)
+            .map_err(|_| StoreError::Other("the store is closing".into()))?;
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.messages(sql, params))
-            .await
-            .map_err(|e| StoreError::Other(format!("read task: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let read = inner.messages(sql, params);
+            drop(turn);
+            read
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("read task: {e}")))?
     }
 }
 
@@ -101,10 +116,7 @@ impl Inner {
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })();
         // A statement error leaves the connection as it was: it is kept either way.
-        let mut idle = self.idle();
-        if idle.len() < KEPT {
-            idle.push(conn);
-        }
+        self.idle().push(conn);
         Ok(read?)
     }
 
@@ -119,6 +131,8 @@ impl Inner {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(Duration::from_secs(10))?;
+        let opened = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::debug!(opened, "SQLite read connection opened");
         Ok(conn)
     }
 }
@@ -209,5 +223,31 @@ mod tests {
             .unwrap();
         assert_eq!(page.len(), 2);
         assert_eq!(reader.inner.idle().len(), 1, "the one connection is kept");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_burst_of_reads_shares_a_few_connections() {
+        let (_dir, reader) = store_with_two_messages();
+        // Each read counts to 20 000 first (milliseconds), so that the reads overlap.
+        static SLOW: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 20000) \
+                 SELECT {MESSAGE_COLUMNS} FROM messages m WHERE (SELECT max(x) FROM n) > 0"
+            )
+        });
+        let reader = Arc::new(reader);
+        let reads = (0..64).map(|_| {
+            let reader = reader.clone();
+            tokio::spawn(async move { reader.messages(&SLOW, ()).await.map(|page| page.len()) })
+        });
+        for read in futures::future::join_all(reads).await {
+            assert_eq!(read.unwrap().unwrap(), 2);
+        }
+        let opened = reader.inner.opened.load(Ordering::Relaxed);
+        assert!(
+            (1..=READS_AT_ONCE).contains(&opened),
+            "{opened} connections"
+        );
+        assert_eq!(reader.inner.idle().len(), opened, "every one is kept");
     }
 }
