@@ -161,31 +161,29 @@ mod tests {
         (dir, Reader::new(&path))
     }
 
+    /// The newest page of the conversation of `lo` and `hi`.
+    async fn newest_page(reader: &Reader, lo: &str, hi: &str) -> Vec<StoredMessage> {
+        let params = (lo.to_owned(), hi.to_owned(), i64::MAX, 10);
+        reader.messages(&PAGE_BEFORE, params).await.unwrap()
+    }
+
     #[tokio::test]
     async fn pages_come_back_in_the_statements_order_with_every_column() {
         let (_dir, reader) = store_with_two_messages();
-        let newest_first = reader
-            .messages(&PAGE_BEFORE, ("ann", "bob", i64::MAX, 10))
-            .await
-            .unwrap();
-        let seqs: Vec<u64> = newest_first.iter().map(|m| m.seq).collect();
-        assert_eq!(seqs, [2, 1]);
-        let second = &newest_first[0];
+        let newest_first = newest_page(&reader, "ann", "bob").await;
+        let second = StoredMessage {
+            id: "m2".into(),
+            seq: 2,
+            sender: "bob".into(),
+            recipient: "ann".into(),
+            body: "second".into(),
+            client_msg_id: "c2".into(),
+            sent_at: "t2".into(),
+        };
+        assert_eq!(newest_first[0], second);
         assert_eq!(
-            (
-                second.id.as_str(),
-                second.sender.as_str(),
-                second.recipient.as_str()
-            ),
-            ("m2", "bob", "ann")
-        );
-        assert_eq!(
-            (
-                second.body.as_str(),
-                second.client_msg_id.as_str(),
-                second.sent_at.as_str()
-            ),
-            ("second", "c2", "t2")
+            newest_first.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [2, 1]
         );
         let after_first = reader
             .messages(&PAGE_AFTER, ("ann", "bob", 1, 10))
@@ -202,11 +200,7 @@ mod tests {
     #[tokio::test]
     async fn a_pair_without_a_conversation_has_no_messages() {
         let (_dir, reader) = store_with_two_messages();
-        let page = reader
-            .messages(&PAGE_BEFORE, ("ann", "cat", i64::MAX, 10))
-            .await
-            .unwrap();
-        assert!(page.is_empty());
+        assert!(newest_page(&reader, "ann", "cat").await.is_empty());
     }
 
     #[tokio::test]
