@@ -2,7 +2,7 @@
 //! transaction survives power loss. Direct-message batches become durable in a message log
 //! beside the database and are copied into the tables behind it (`sqlite_writes.rs`); reads of
 //! direct messages first wait until the tables hold every write already answered. Pages of
-//! direct messages are read with rusqlite (`sqlite_reads.rs`); other reads, and the rare account
+//! messages are read with rusqlite (`sqlite_reads.rs`); other reads, and the rare account
 //! writes, use the sqlx pool.
 
 use super::rows::{self, MESSAGE_COLUMNS};
@@ -64,6 +64,10 @@ impl SqliteStore {
 
     pub(super) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    pub(super) fn reader(&self) -> &Reader {
+        &self.reader
     }
 
     pub(super) fn known_users(&self) -> &RwLock<HashSet<String>> {
@@ -164,7 +168,7 @@ impl Store for SqliteStore {
     async fn pending_for(&self, user: &str, limit: u32) -> StoreResult<Vec<StoredMessage>> {
         self.writer.caught_up().await?;
         let params = (user.to_owned(), limit);
-        self.reader.messages(&UNDELIVERED, params).await
+        self.reader.rows(&UNDELIVERED, params).await
     }
 
     async fn messages_after(
@@ -177,7 +181,7 @@ impl Store for SqliteStore {
         self.writer.caught_up().await?;
         let (lo, hi) = ordered_pair(user, peer);
         let params = (lo.to_owned(), hi.to_owned(), seq_param(after_seq), limit);
-        self.reader.messages(&PAGE_AFTER, params).await
+        self.reader.rows(&PAGE_AFTER, params).await
     }
 
     async fn messages_before(
@@ -191,7 +195,7 @@ impl Store for SqliteStore {
         let (lo, hi) = ordered_pair(user, peer);
         let before = before_seq.map_or(i64::MAX, seq_param);
         let params = (lo.to_owned(), hi.to_owned(), before, limit + 1);
-        let rows = self.reader.messages(&PAGE_BEFORE, params).await?;
+        let rows = self.reader.rows(&PAGE_BEFORE, params).await?;
         Ok(page_from_newest_first(rows, limit))
     }
 }

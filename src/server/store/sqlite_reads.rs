@@ -1,5 +1,6 @@
-//! Pages of direct messages (`history`, `sync`, the replay of what arrived while a user was
-//! offline), read with rusqlite on tokio's blocking threads from connections kept here.
+//! Pages of messages (direct: `history`, `sync`, the replay of what arrived while a user was
+//! offline; support: the same for a support conversation), read with rusqlite on tokio's
+//! blocking threads from connections kept here.
 //!
 //! Through the sqlx pool, a page cost more thread hand-offs than work: the statement went to the
 //! pool connection's own thread over a channel, each row came back over another (waking the
@@ -9,8 +10,9 @@
 //! --servers confab --scenarios history`, three interleaved runs): p50 0.21–0.26 ms and p99
 //! 0.31–0.48 ms, against 0.30–0.38 and 0.45–0.64 through sqlx (with the same one statement).
 
-use super::rows::{self, MESSAGE_COLUMNS};
+use super::rows::{self, MESSAGE_COLUMNS, SUPPORT_MESSAGE_SELECT};
 use super::sqlite_writes::LiteRow;
+use super::support::SupportMessage;
 use super::{StoreError, StoreResult, StoredMessage};
 use rusqlite::{Connection, OpenFlags, Params};
 use std::path::{Path, PathBuf};
@@ -51,9 +53,43 @@ pub(super) static UNDELIVERED: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The newest `limit` messages of support conversation `?1` below seq `?2`, newest first.
+pub(super) static SUPPORT_PAGE_BEFORE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{SUPPORT_MESSAGE_SELECT} WHERE conversation_id = ?1 AND seq < ?2 \
+         ORDER BY seq DESC LIMIT ?3"
+    )
+});
+
+/// The oldest `limit` messages of support conversation `?1` above seq `?2`.
+pub(super) static SUPPORT_PAGE_AFTER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{SUPPORT_MESSAGE_SELECT} WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+    )
+});
+
 /// The id of the conversation of `(user_lo, user_hi)`, as a subquery of the page it selects: one
 /// statement, not a look-up first. No conversation yet: no id, and no rows.
 const CONVERSATION_ID: &str = "SELECT id FROM conversations WHERE user_lo = ?1 AND user_hi = ?2";
+
+/// What a page's rows are read as.
+pub(super) trait FromRow {
+    fn from_row(row: &LiteRow<'_>) -> Self;
+}
+
+/// Rows of [`MESSAGE_COLUMNS`].
+impl FromRow for StoredMessage {
+    fn from_row(row: &LiteRow<'_>) -> Self {
+        rows::stored_message(row)
+    }
+}
+
+/// Rows of [`SUPPORT_MESSAGE_SELECT`].
+impl FromRow for SupportMessage {
+    fn from_row(row: &LiteRow<'_>) -> Self {
+        rows::support_message(row)
+    }
+}
 
 /// Read-only connections to one database, lent to one read at a time.
 pub(super) struct Reader {
@@ -80,21 +116,22 @@ impl Reader {
         }
     }
 
-    /// The messages `sql` selects (its columns [`MESSAGE_COLUMNS`]), in its order.
-    pub(super) async fn messages<P>(
+    /// Every row `sql` selects, in the statement's order.
+    pub(super) async fn rows<P, T>(
         &self,
         sql: &'static LazyLock<String>,
         params: P,
-    ) -> StoreResult<Vec<StoredMessage>>
+    ) -> StoreResult<Vec<T>>
     where
         P: Params + Send + 'static,
+        T: FromRow + Send + 'static,
     {
         // The turn ends with the read itself, even if the caller stops waiting for it.
         let turn = (self.inner.turns.clone().acquire_owned().await)
             .map_err(|_| StoreError::Other("the store is closing".into()))?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let read = inner.messages(sql, params);
+            let read = inner.rows(sql, params);
             drop(turn);
             read
         })
@@ -104,15 +141,14 @@ impl Reader {
 }
 
 impl Inner {
-    fn messages(&self, sql: &str, params: impl Params) -> StoreResult<Vec<StoredMessage>> {
+    fn rows<T: FromRow>(&self, sql: &str, params: impl Params) -> StoreResult<Vec<T>> {
         let conn = match self.idle().pop() {
             Some(conn) => conn,
             None => self.open()?,
         };
         let read = (|| {
             let mut statement = conn.prepare_cached(sql)?;
-            let rows =
-                statement.query_map(params, |row| Ok(rows::stored_message(&LiteRow(row))))?;
+            let rows = statement.query_map(params, |row| Ok(T::from_row(&LiteRow(row))))?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })();
         // A statement error leaves the connection as it was: it is kept either way.
@@ -140,6 +176,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::FromRole;
 
     fn store_with_two_messages() -> (tempfile::TempDir, Reader) {
         let dir = tempfile::tempdir().unwrap();
@@ -155,7 +192,12 @@ mod tests {
              INSERT INTO members VALUES (7, 'ann', 0), (7, 'bob', 1);
              INSERT INTO messages VALUES
                  (7, 1, 'm1', 'ann', 'bob', 'first', 'c1', 't1'),
-                 (7, 2, 'm2', 'bob', 'ann', 'second', 'c2', 't2');",
+                 (7, 2, 'm2', 'bob', 'ann', 'second', 'c2', 't2');
+             CREATE TABLE support_messages (conversation_id TEXT, seq INTEGER, id TEXT,
+                 from_role TEXT, author TEXT, body TEXT, client_msg_id TEXT, sent_at TEXT);
+             INSERT INTO support_messages VALUES
+                 ('s', 1, 's1', 'customer', 'customer', 'help', 'k1', 't1'),
+                 ('s', 2, 's2', 'agent', 'ann', 'hello', 'k2', 't2');",
         )
         .unwrap();
         (dir, Reader::new(&path))
@@ -164,7 +206,7 @@ mod tests {
     /// The newest page of the conversation of `lo` and `hi`.
     async fn newest_page(reader: &Reader, lo: &str, hi: &str) -> Vec<StoredMessage> {
         let params = (lo.to_owned(), hi.to_owned(), i64::MAX, 10);
-        reader.messages(&PAGE_BEFORE, params).await.unwrap()
+        reader.rows(&PAGE_BEFORE, params).await.unwrap()
     }
 
     #[tokio::test]
@@ -185,16 +227,35 @@ mod tests {
             newest_first.iter().map(|m| m.seq).collect::<Vec<_>>(),
             [2, 1]
         );
-        let after_first = reader
-            .messages(&PAGE_AFTER, ("ann", "bob", 1, 10))
-            .await
-            .unwrap();
-        assert_eq!(after_first.iter().map(|m| m.seq).collect::<Vec<_>>(), [2]);
-        let to_ann = reader.messages(&UNDELIVERED, ("ann", 10)).await.unwrap();
-        assert_eq!(
-            to_ann.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
-            ["m2"]
-        );
+        let after_first: Vec<StoredMessage> =
+            (reader.rows(&PAGE_AFTER, ("ann", "bob", 1, 10)).await).unwrap();
+        assert_eq!(after_first, std::slice::from_ref(&second));
+        let to_ann: Vec<StoredMessage> = reader.rows(&UNDELIVERED, ("ann", 10)).await.unwrap();
+        assert_eq!(to_ann, [second]);
+    }
+
+    #[tokio::test]
+    async fn support_pages_come_back_in_the_statements_order_with_every_column() {
+        let (_dir, reader) = store_with_two_messages();
+        let params = ("s".to_owned(), i64::MAX, 10);
+        let newest_first: Vec<SupportMessage> =
+            (reader.rows(&SUPPORT_PAGE_BEFORE, params).await).unwrap();
+        let agents = SupportMessage {
+            id: "s2".into(),
+            conversation_id: "s".into(),
+            seq: 2,
+            from_role: FromRole::Agent,
+            author: "ann".into(),
+            body: "hello".into(),
+            client_msg_id: "k2".into(),
+            sent_at: "t2".into(),
+        };
+        assert_eq!(newest_first[0], agents);
+        assert_eq!(newest_first[1].from_role, FromRole::Customer);
+        let params = ("s".to_owned(), 1, 10);
+        let after_first: Vec<SupportMessage> =
+            (reader.rows(&SUPPORT_PAGE_AFTER, params).await).unwrap();
+        assert_eq!(after_first, [agents]);
     }
 
     #[tokio::test]
@@ -207,14 +268,10 @@ mod tests {
     async fn a_failed_read_is_an_error_and_the_next_read_works() {
         let (_dir, reader) = store_with_two_messages();
         static BROKEN: LazyLock<String> = LazyLock::new(|| "SELECT nope FROM nowhere".into());
-        assert!(matches!(
-            reader.messages(&BROKEN, ()).await,
-            Err(StoreError::Sqlite(_))
-        ));
-        let page = reader
-            .messages(&PAGE_AFTER, ("ann", "bob", 0, 10))
-            .await
-            .unwrap();
+        let broken: StoreResult<Vec<StoredMessage>> = reader.rows(&BROKEN, ()).await;
+        assert!(matches!(broken, Err(StoreError::Sqlite(_))));
+        let page: Vec<StoredMessage> =
+            (reader.rows(&PAGE_AFTER, ("ann", "bob", 0, 10)).await).unwrap();
         assert_eq!(page.len(), 2);
         assert_eq!(reader.inner.idle().len(), 1, "the one connection is kept");
     }
@@ -232,7 +289,10 @@ mod tests {
         let reader = Arc::new(reader);
         let reads = (0..64).map(|_| {
             let reader = reader.clone();
-            tokio::spawn(async move { reader.messages(&SLOW, ()).await.map(|page| page.len()) })
+            tokio::spawn(async move {
+                let page: StoreResult<Vec<StoredMessage>> = reader.rows(&SLOW, ()).await;
+                page.map(|page| page.len())
+            })
         });
         for read in futures::future::join_all(reads).await {
             assert_eq!(read.unwrap().unwrap(), 2);

@@ -1,7 +1,8 @@
 //! SQLite implementation of [`SupportStore`] (its writes in a batch: `sqlite_support_writes.rs`).
 
-use super::rows::{self, CONVERSATION_SELECT, SUPPORT_MESSAGE_SELECT};
+use super::rows::{self, CONVERSATION_SELECT};
 use super::sqlite::SqliteStore;
+use super::sqlite_reads::{SUPPORT_PAGE_AFTER, SUPPORT_PAGE_BEFORE};
 use super::support::{SupportConversation, SupportMessage, SupportStore};
 use super::{now_rfc3339, page_from_newest_first, seq_param, StoreResult};
 use async_trait::async_trait;
@@ -118,15 +119,8 @@ impl SupportStore for SqliteStore {
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<SupportMessage>> {
-        let rows = sqlx::query(&format!(
-            "{SUPPORT_MESSAGE_SELECT} WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?"
-        ))
-        .bind(id)
-        .bind(seq_param(after_seq))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.iter().map(rows::support_message).collect())
+        let params = (id.to_owned(), seq_param(after_seq), limit);
+        (self.reader()).rows(&SUPPORT_PAGE_AFTER, params).await
     }
 
     async fn support_messages_before(
@@ -135,15 +129,9 @@ impl SupportStore for SqliteStore {
         before_seq: Option<u64>,
         limit: u32,
     ) -> StoreResult<(Vec<SupportMessage>, bool)> {
-        let rows = sqlx::query(&format!(
-            "{SUPPORT_MESSAGE_SELECT} WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
-        ))
-        .bind(id)
-        .bind(before_seq.map_or(i64::MAX, seq_param))
-        .bind(limit + 1)
-        .fetch_all(self.pool())
-        .await?;
-        let rows = rows.iter().map(rows::support_message).collect();
+        let before = before_seq.map_or(i64::MAX, seq_param);
+        let params = (id.to_owned(), before, limit + 1);
+        let rows = (self.reader()).rows(&SUPPORT_PAGE_BEFORE, params).await?;
         Ok(page_from_newest_first(rows, limit))
     }
 }
