@@ -48,8 +48,10 @@ impl SqliteStore {
                 })?;
             }
         }
+        // Four, and four more for pages of messages (`sqlite_reads.rs`): each connection keeps
+        // a page cache of up to 2 MB, which 19 000 sockets' greetings fill.
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(4)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;

@@ -21,9 +21,13 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// Reads at once, and connections kept between them (as many as the sqlx pool had): a burst of
-/// pages waits for a turn instead of taking a blocking thread and three file descriptors each.
-const READS_AT_ONCE: usize = 8;
+/// Reads at once, and connections kept between them: a burst of pages waits for a turn instead
+/// of taking a blocking thread and three file descriptors each. Each kept connection holds a
+/// page cache of up to 2 MB, which the greetings of many sockets fill: with eight here and eight
+/// in the sqlx pool, a server holding 19 000 idle sockets on a store of a million messages had
+/// 159–160 MiB of RSS; with four and four, 146–147 (`confab-bench run --scenarios idle,history`,
+/// two interleaved runs), and history pages were as fast.
+const READS_AT_ONCE: usize = 4;
 
 /// The newest `limit` messages of the conversation of `(?1, ?2)` below seq `?3`, newest first.
 pub(super) static PAGE_BEFORE: LazyLock<String> = LazyLock::new(|| {
