@@ -25,7 +25,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The writer's batches (messages, watermarks, support writes).
     writer: SqliteWriter,
-    /// Pages of direct messages (rusqlite, on the blocking threads).
+    /// Pages of direct and support messages (rusqlite, on the blocking threads).
     reader: Reader,
     /// Users are never deleted, so a name once seen stays valid: sends skip the lookup.
     known_users: RwLock<HashSet<String>>,

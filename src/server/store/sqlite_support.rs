@@ -120,7 +120,7 @@ impl SupportStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<SupportMessage>> {
         let params = (id.to_owned(), seq_param(after_seq), limit);
-        (self.reader()).rows(&SUPPORT_PAGE_AFTER, params).await
+        self.reader().rows(&SUPPORT_PAGE_AFTER, params).await
     }
 
     async fn support_messages_before(
@@ -131,7 +131,7 @@ impl SupportStore for SqliteStore {
     ) -> StoreResult<(Vec<SupportMessage>, bool)> {
         let before = before_seq.map_or(i64::MAX, seq_param);
         let params = (id.to_owned(), before, limit + 1);
-        let rows = (self.reader()).rows(&SUPPORT_PAGE_BEFORE, params).await?;
+        let rows = self.reader().rows(&SUPPORT_PAGE_BEFORE, params).await?;
         Ok(page_from_newest_first(rows, limit))
     }
 }

@@ -218,7 +218,7 @@ where
     let mut last_heard = Instant::now();
     // Made once, not per turn of the loop: each of these waits registers in a list behind a
     // mutex when first polled and unregisters when dropped, and `shutdown`'s list is shared by
-    // every socket of the server, so re-creating them locked it twice per frame on every socket.
+    // every socket of the server, so re-creating them locked it twice per turn on every socket.
     let mut closed = std::pin::pin!(control.closed());
     let mut shutting_down = std::pin::pin!(shutdown.cancelled());
 
