@@ -124,15 +124,17 @@ impl DmState {
         }
     }
 
-    /// A batch on top of what is remembered, reading misses through `conn`.
-    pub(super) fn batch<'a>(&'a self, conn: &'a Connection) -> DmBatch<'a> {
+    /// A batch of `ops` writes on top of what is remembered, reading misses through `conn`.
+    pub(super) fn batch<'a>(&'a self, conn: &'a Connection, ops: usize) -> DmBatch<'a> {
+        // Sized for the batch up front: grown from empty, the maps rehashed several times in
+        // every batch (a write adds at most one entry to each, except a new conversation's).
         DmBatch {
             state: self,
             conn,
             reading: false,
-            convs: HashMap::default(),
-            recent: HashMap::default(),
-            entries: Vec::new(),
+            convs: HashMap::with_capacity_and_hasher(ops, Default::default()),
+            recent: HashMap::with_capacity_and_hasher(ops, Default::default()),
+            entries: Vec::with_capacity(ops),
             next_conversation_id: self.next_conversation_id,
             key: String::new(),
         }
@@ -375,11 +377,13 @@ impl DmBatch<'_> {
         if let Some(message) = self.recent.get(&key).filter(same) {
             return Ok(Some(message.clone()));
         }
-        if let Some((message, _)) = self.state.recent.get(&key).filter(|(m, _)| same(&m)) {
-            return Ok(Some(message.clone()));
-        }
+        // Before the remembered messages: every key among them was added to the filter when
+        // it was kept, and for a new key the filter's one cache line is all the check reads.
         if !self.state.sent.may_contain_key(key) {
             return Ok(None);
+        }
+        if let Some((message, _)) = self.state.recent.get(&key).filter(|(m, _)| same(&m)) {
+            return Ok(Some(message.clone()));
         }
         self.start_reading()?;
         Ok(self

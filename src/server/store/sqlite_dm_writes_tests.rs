@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::server::store::sqlite::migrated_for_test as tables;
+use crate::server::store::sqlite_sent_filter::SentFilter;
 use crate::server::store::{NewMessage, WriteOp};
 
 fn send(client_msg_id: &str) -> WriteOp {
@@ -15,7 +16,7 @@ fn send(client_msg_id: &str) -> WriteOp {
 
 /// Decides messages `m{first}`.. as one batch and keeps it as logged in `record`.
 fn log_batch(state: &mut DmState, conn: &Connection, record: u64, ids: std::ops::Range<usize>) {
-    let mut batch = state.batch(conn);
+    let mut batch = state.batch(conn, ids.len());
     for i in ids {
         batch.apply(&send(&format!("m{i}"))).unwrap();
     }
@@ -43,7 +44,7 @@ async fn indexed_messages_are_forgotten_a_bounded_number_per_batch_and_unindexed
 
     // The tables hold none of these messages: a resend of the newest is answered from memory,
     // with the original's seq; one of a forgotten message would be looked for in the tables.
-    let mut batch = state.batch(&conn);
+    let mut batch = state.batch(&conn, 1);
     match batch.apply(&send("m1199")).unwrap() {
         WriteOutcome::Appended {
             message, duplicate, ..
@@ -56,4 +57,27 @@ async fn indexed_messages_are_forgotten_a_bounded_number_per_batch_and_unindexed
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// The outcome of one send in a batch of its own: (seq, duplicate).
+fn decide_alone(state: &DmState, conn: &Connection, op: &WriteOp) -> (u64, bool) {
+    let mut batch = state.batch(conn, 1);
+    match batch.apply(op).unwrap() {
+        WriteOutcome::Appended {
+            message, duplicate, ..
+        } => (message.seq, duplicate),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_resend_of_an_unindexed_message_is_answered_from_memory_when_the_filter_is_ready() {
+    let (_dir, conn) = tables().await;
+    let filter = SentKeys::Ready(SentFilter::empty());
+    let mut state = DmState::load(&conn, filter).unwrap();
+    log_batch(&mut state, &conn, 1, 0..6);
+
+    // The filter is consulted before the remembered messages: it must know every one of them.
+    assert_eq!(decide_alone(&state, &conn, &send("m3")), (4, true));
+    assert_eq!(decide_alone(&state, &conn, &send("m6")), (7, false));
 }

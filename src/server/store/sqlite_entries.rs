@@ -32,10 +32,23 @@ pub(super) enum Entry {
     },
 }
 
-/// A batch's entries as one log record.
+/// A batch's entries as one log record (the log thread encodes into the log writer's buffer
+/// with [`encode_into`]).
+#[cfg(test)]
 pub(super) fn encode(entries: &[Entry]) -> Vec<u8> {
-    // Serializing owned strings and integers into a Vec cannot fail.
-    postcard::to_stdvec(entries).unwrap_or_default()
+    let mut record = Vec::new();
+    encode_into(entries, &mut record);
+    record
+}
+
+/// Appends a batch's entries, as one log record, to `buffer`.
+pub(super) fn encode_into(entries: &[Entry], buffer: &mut Vec<u8>) {
+    // Serializing owned strings and integers into a Vec cannot fail; were it to, the record
+    // would be empty rather than cut.
+    let start = buffer.len();
+    if postcard::to_io(entries, &mut *buffer).is_err() {
+        buffer.truncate(start);
+    }
 }
 
 pub(super) fn decode(record: &[u8]) -> Result<Vec<Entry>, postcard::Error> {
@@ -405,5 +418,10 @@ mod tests {
         ];
         assert_eq!(decode(&encode(&entries)).unwrap(), entries);
         assert!(decode(&encode(&entries)[..5]).is_err());
+        // Encoded behind what the buffer holds (the log writer's room for the header).
+        let mut buffer = b"head".to_vec();
+        encode_into(&entries, &mut buffer);
+        assert_eq!(&buffer[..4], b"head");
+        assert_eq!(decode(&buffer[4..]).unwrap(), entries);
     }
 }

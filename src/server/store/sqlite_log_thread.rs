@@ -54,7 +54,7 @@ impl LogThread {
         self.progress.wait_for_room();
         self.state
             .forget_indexed(self.progress.indexed(), ops.len());
-        let mut batch = self.state.batch(&self.reads);
+        let mut batch = self.state.batch(&self.reads, ops.len());
         let mut outcomes = Vec::with_capacity(ops.len());
         let mut support = Vec::new();
         for (i, op) in ops.iter().enumerate() {
@@ -90,8 +90,12 @@ impl LogThread {
             return Ok((outcomes, self.durable_after(written_before)));
         }
         let number = self.next;
-        let record = sqlite_entries::encode(&entries);
-        let written = self.log.write(number, &record).map_err(log_error)?;
+        let written = self
+            .log
+            .write(number, |buffer| {
+                sqlite_entries::encode_into(&entries, buffer)
+            })
+            .map_err(log_error)?;
         self.progress.counts.records.fetch_add(1, Ordering::Relaxed);
         self.next += 1;
         self.state.keep(decided, Some(number));
