@@ -24,6 +24,18 @@ fn log_batch(state: &mut DmState, conn: &Connection, record: u64, ids: std::ops:
     state.keep(decided, Some(record));
 }
 
+/// One send decided in a batch of its own: the message it answers with, and whether that is
+/// an earlier original (a resend).
+fn decide_alone(state: &DmState, conn: &Connection, op: &WriteOp) -> (Arc<StoredMessage>, bool) {
+    let mut batch = state.batch(conn, 1);
+    match batch.apply(op).unwrap() {
+        WriteOutcome::Appended {
+            message, duplicate, ..
+        } => (message, duplicate),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn indexed_messages_are_forgotten_a_bounded_number_per_batch_and_unindexed_ones_kept() {
     let (_dir, conn) = tables().await;
@@ -44,30 +56,12 @@ async fn indexed_messages_are_forgotten_a_bounded_number_per_batch_and_unindexed
 
     // The tables hold none of these messages: a resend of the newest is answered from memory,
     // with the original's seq; one of a forgotten message would be looked for in the tables.
-    let mut batch = state.batch(&conn, 1);
-    match batch.apply(&send("m1199")).unwrap() {
-        WriteOutcome::Appended {
-            message, duplicate, ..
-        } => {
-            assert!(duplicate);
-            assert_eq!(
-                (message.seq, message.body.as_str()),
-                (1200, "body of m1199")
-            );
-        }
-        other => panic!("{other:?}"),
-    }
-}
-
-/// The outcome of one send in a batch of its own: (seq, duplicate).
-fn decide_alone(state: &DmState, conn: &Connection, op: &WriteOp) -> (u64, bool) {
-    let mut batch = state.batch(conn, 1);
-    match batch.apply(op).unwrap() {
-        WriteOutcome::Appended {
-            message, duplicate, ..
-        } => (message.seq, duplicate),
-        other => panic!("{other:?}"),
-    }
+    let (message, duplicate) = decide_alone(&state, &conn, &send("m1199"));
+    assert!(duplicate);
+    assert_eq!(
+        (message.seq, message.body.as_str()),
+        (1200, "body of m1199")
+    );
 }
 
 #[tokio::test]
@@ -78,6 +72,8 @@ async fn a_resend_of_an_unindexed_message_is_answered_from_memory_when_the_filte
     log_batch(&mut state, &conn, 1, 0..6);
 
     // The filter is consulted before the remembered messages: it must know every one of them.
-    assert_eq!(decide_alone(&state, &conn, &send("m3")), (4, true));
-    assert_eq!(decide_alone(&state, &conn, &send("m6")), (7, false));
+    let (resent, duplicate) = decide_alone(&state, &conn, &send("m3"));
+    assert_eq!((resent.seq, duplicate), (4, true));
+    let (new, duplicate) = decide_alone(&state, &conn, &send("m6"));
+    assert_eq!((new.seq, duplicate), (7, false));
 }
