@@ -3,7 +3,7 @@
 
 use crate::scenarios::closed_loop::LoopResult;
 use crate::scenarios::fd_limit::FdLimitResult;
-use crate::scenarios::history::HistoryResult;
+use crate::scenarios::history::{HistoryResult, HELLO_REPEATS};
 use crate::scenarios::idle::IdleResult;
 use crate::scenarios::reconnect::ReconnectResult;
 use crate::scenarios::wasm::WasmResult;
@@ -285,10 +285,19 @@ pub fn rows(
         ),
         row(
             "history_hello_ms",
-            "hello of the user owning that conversation".into(),
+            "hello of the user owning that conversation: first after restart".into(),
             "ms",
             servers,
             |s| s.history.as_ref().map(|h| h.hello_ms),
+            "",
+            none,
+        ),
+        row(
+            "history_hello_p50_ms",
+            format!("hello of that user: median of {HELLO_REPEATS} more"),
+            "ms",
+            servers,
+            |s| s.history.as_ref().map(|h| h.hello_p50_ms),
             "",
             none,
         ),

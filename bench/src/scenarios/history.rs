@@ -17,13 +17,20 @@ pub struct HistoryResult {
     pub store_messages: u64,
     pub conversation_messages: u64,
     pub queries: usize,
-    /// Connection start → `hello` for the user owning the big conversation.
+    /// Connection start → `hello` for the user owning the big conversation: the first
+    /// connection after the server's restart (caches cold).
     pub hello_ms: f64,
+    /// The same, median of [`HELLO_REPEATS`] connections after the paging (caches warm): one
+    /// cold sample moved between 1.7 and 6.5 ms from one run to the next.
+    pub hello_p50_ms: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
     pub short_pages: usize,
 }
+
+/// Connections timed after the paging, one after another.
+pub const HELLO_REPEATS: usize = 20;
 
 pub async fn run(
     target: &Target,
@@ -68,11 +75,20 @@ pub async fn run(
         .await
         .context("history queries over 120 s")??;
     let _ = ws.close(None).await;
+    let mut hellos = Vec::with_capacity(HELLO_REPEATS);
+    for _ in 0..HELLO_REPEATS {
+        let t0 = Instant::now();
+        let mut ws = target.connect(user).await.context("reconnecting")?;
+        hellos.push(t0.elapsed().as_secs_f64() * 1000.0);
+        let _ = ws.close(None).await;
+    }
+    hellos.sort_by(f64::total_cmp);
     let result = HistoryResult {
         store_messages,
         conversation_messages: last_seq,
         queries,
         hello_ms,
+        hello_p50_ms: hellos[hellos.len() / 2],
         p50_ms: ms(&hist, 0.5),
         p99_ms: ms(&hist, 0.99),
         max_ms: hist.max() as f64 / 1000.0,
@@ -82,8 +98,8 @@ pub async fn run(
         &pb,
         server,
         &format!(
-            "history: p50 {:.2} ms, p99 {:.2} ms over {queries} pages ({} messages stored); hello {:.1} ms",
-            result.p50_ms, result.p99_ms, store_messages, hello_ms
+            "history: p50 {:.2} ms, p99 {:.2} ms over {queries} pages ({} messages stored); hello {:.1} ms first, {:.1} ms median of {HELLO_REPEATS} after",
+            result.p50_ms, result.p99_ms, store_messages, hello_ms, result.hello_p50_ms
         ),
     );
     Ok(result)
