@@ -1,7 +1,7 @@
 //! `history` pages of 50 from a conversation in a store of `store_messages` messages: one
 //! request at a time, at random `before_seq`, timed from send to `history_page`. Confab only.
 
-use crate::clients::{parse, Incoming, Target};
+use crate::clients::{parse, Incoming, Target, Ws};
 use crate::confab_client::history_frame;
 use crate::scenarios::{bar, done};
 use crate::util::{histogram, ms, Rng};
@@ -42,9 +42,8 @@ pub async fn run(
 ) -> anyhow::Result<HistoryResult> {
     let server = target.kind.name();
     let pb = bar(server, "history pages of 50", queries as u64);
-    let t0 = Instant::now();
-    let mut ws = target.connect(user).await?;
-    let hello_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let (mut ws, first_hello) = connect_timed(target, user).await?;
+    let hello_ms = first_hello.as_secs_f64() * 1000.0;
     let mut hist = histogram();
     let mut rng = Rng::new(0x5eed);
     let mut short_pages = 0;
@@ -75,20 +74,18 @@ pub async fn run(
         .await
         .context("history queries over 120 s")??;
     let _ = ws.close(None).await;
-    let mut hellos = Vec::with_capacity(HELLO_REPEATS);
+    let mut hellos = histogram();
     for _ in 0..HELLO_REPEATS {
-        let t0 = Instant::now();
-        let mut ws = target.connect(user).await.context("reconnecting")?;
-        hellos.push(t0.elapsed().as_secs_f64() * 1000.0);
+        let (mut ws, hello) = connect_timed(target, user).await.context("reconnecting")?;
+        hellos.record(hello.as_micros().max(1) as u64).ok();
         let _ = ws.close(None).await;
     }
-    hellos.sort_by(f64::total_cmp);
     let result = HistoryResult {
         store_messages,
         conversation_messages: last_seq,
         queries,
         hello_ms,
-        hello_p50_ms: hellos[hellos.len() / 2],
+        hello_p50_ms: ms(&hellos, 0.5),
         p50_ms: ms(&hist, 0.5),
         p99_ms: ms(&hist, 0.99),
         max_ms: hist.max() as f64 / 1000.0,
@@ -103,4 +100,11 @@ pub async fn run(
         ),
     );
     Ok(result)
+}
+
+/// Connects as `user` and times it from the connection's start to `hello`.
+async fn connect_timed(target: &Target, user: &str) -> anyhow::Result<(Ws, Duration)> {
+    let t0 = Instant::now();
+    let ws = target.connect(user).await?;
+    Ok((ws, t0.elapsed()))
 }
