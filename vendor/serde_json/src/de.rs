@@ -1305,8 +1305,9 @@ impl FromStr for Number {
 
 /// 10^`n` for `n` in 0..=308. Confab: in the browser bundle it is computed instead of read from
 /// `POW10`, a table that cost 2.4 KB of the brotli-compressed bundle. `powi` squares: exact up
-/// to 10^22, a few ulps off above. The protocol has no floats, so one only reaches the client in
-/// a frame it rejects.
+/// to 10^22, at most 6 ulps off above (checked against the correctly rounded 10^n for every `n`,
+/// on the host, which has the same compiler-builtins `powi`). The protocol has no floats, so one
+/// only reaches the client in a frame it rejects.
 #[cfg(not(feature = "float_roundtrip"))]
 fn pow10(n: i32) -> Option<f64> {
     #[cfg(target_arch = "wasm32")]

@@ -469,7 +469,7 @@ impl<'a> Display for JsonUnexpected<'a> {
         match self.0 {
             de::Unexpected::Unit => formatter.write_str("null"),
             // Confab: the browser bundle leaves the value out, which keeps zmij's float
-            // formatting (about 2.5 KB) out of it; the protocol has no floats.
+            // formatting out of it (2.5 KB raw, 1.8 KB after brotli); the protocol has no floats.
             #[cfg(target_arch = "wasm32")]
             de::Unexpected::Float(_) => formatter.write_str("floating point number"),
             #[cfg(not(target_arch = "wasm32"))]
